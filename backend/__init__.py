@@ -1,0 +1,1 @@
+"""Qwen3 Hybrid Chat: everything behind the Chainlit hooks in app.py."""
