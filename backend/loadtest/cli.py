@@ -1,0 +1,210 @@
+"""``python -m backend.loadtest``: arguments, then one level after the other, then the report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from backend.loadtest import report
+from backend.loadtest.app_target import AppTarget
+from backend.loadtest.direct import DirectTarget, first_model_id, make_client
+from backend.loadtest.metrics import parse_slo, summarize
+from backend.loadtest.runner import ServerSampler, run_closed_loop, run_open_loop
+from backend.loadtest.server_view import summarize_server
+from backend.loadtest.workload import Tokenizer, arrival_offsets_s, build_plan
+
+
+def _numbers(kind: type) -> Any:
+    return lambda text: [kind(part) for part in text.split(",") if part.strip()]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m backend.loadtest", description=__doc__)
+    p.add_argument("--target", choices=("direct", "app"), default="direct")
+    p.add_argument("--compare", action="store_true", help="run each level direct AND via app")
+    p.add_argument("--endpoint", choices=("chat", "completions"), default="chat")
+    p.add_argument("--base-url", default="http://127.0.0.1:8001/v1")
+    p.add_argument("--app-url", default="http://127.0.0.1:8000")
+    p.add_argument("--app-think-command", default="Think", help="command for thinking requests")
+    p.add_argument("--model", default=None, help="default: first id from /v1/models")
+    p.add_argument("--api-key", default=os.environ.get("VLLM_API_KEY"))
+    p.add_argument("--concurrency", type=_numbers(int), default=None, help="e.g. 1,8,64,256")
+    p.add_argument("--request-rate", type=_numbers(float), default=None, help="req/s, e.g. 1,4")
+    p.add_argument("--burstiness", type=float, default=1.0, help="gamma shape; 1 = Poisson")
+    p.add_argument("--max-concurrency", type=int, default=None, help="cap for --request-rate")
+    p.add_argument("--num-requests", type=int, default=None, help="per level (default 100)")
+    p.add_argument("--duration", type=float, default=None, help="seconds per level")
+    p.add_argument("--warmup", type=int, default=0, help="requests per level, not counted")
+    p.add_argument("--input-len", type=int, default=256)
+    p.add_argument("--output-len", type=int, default=128)
+    p.add_argument("--think-ratio", type=float, default=0.0, help="chat: share that thinks")
+    p.add_argument("--slo", default=None, help="e.g. ttft_ms=500,tpot_ms=50")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
+    p.add_argument("--metrics-interval", type=float, default=0.5, help="/metrics scrape period")
+    p.add_argument("--json", dest="json_path", default=None)
+    p.add_argument("--plot", dest="plot_path", default=None)
+    args = p.parse_args(argv)
+    if args.concurrency and args.request_rate:
+        p.error("choose --concurrency or --request-rate")
+    if not args.concurrency and not args.request_rate:
+        args.concurrency = [1]
+    if not 0.0 <= args.think_ratio <= 1.0 or args.burstiness <= 0:
+        p.error("--think-ratio must be in [0, 1] and --burstiness > 0")
+    args.slo_ms = parse_slo(args.slo)
+    return args
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    concurrency: int | None
+    request_rate: float | None
+
+    def count(self, args: argparse.Namespace) -> int:
+        if args.num_requests:
+            return args.num_requests
+        if args.duration is None:
+            return 100
+        if self.request_rate is not None:  # the schedule itself ends at the duration
+            return max(1, math.ceil(self.request_rate * args.duration))
+        return min(max(100, 20 * (self.concurrency or 1)), 5000)  # pool; the clock ends first
+
+
+def root_of(base_url: str) -> str:
+    url = base_url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace, model: str | None, http: httpx.AsyncClient):
+        self.args, self.model, self.console = args, model, Console(stderr=True)
+        self.tokenizer = Tokenizer(root_of(args.base_url), model, args.endpoint, http)
+
+    def _target(self, name: str, pool: int) -> Any:
+        a = self.args
+        if name == "app":
+            return AppTarget(
+                a.app_url,
+                count_text=self.tokenizer.count_text,
+                think_command=a.app_think_command,
+                timeout_s=a.timeout,
+            )
+        client = make_client(a.base_url, a.api_key, pool, a.timeout)
+        return DirectTarget(client, self.model or "", a.endpoint)
+
+    async def level(self, level: LevelSpec, target_name: str, seed: int) -> dict[str, Any]:
+        a = self.args
+        n = level.count(a)
+        plan = await build_plan(
+            n + a.warmup,
+            input_len=a.input_len,
+            output_len=a.output_len,
+            think_ratio=a.think_ratio if a.endpoint == "chat" else 0.0,
+            seed=seed,
+            tokenizer=self.tokenizer,
+        )
+        warm, specs = plan.specs[: a.warmup], plan.specs[a.warmup :]
+        pool = level.concurrency or a.max_concurrency or 1024
+        target = self._target(target_name, pool)
+        if warm:
+            await run_closed_loop(target.send, warm, min(len(warm), pool))
+        name = (
+            f"{target_name} c={level.concurrency}"
+            if level.concurrency
+            else (f"{target_name} {level.request_rate:g} req/s")
+        )
+        with _progress(self.console) as progress:
+            task = progress.add_task(name, total=len(specs))
+            done = lambda _result: progress.advance(task)  # noqa: E731
+            async with ServerSampler(root_of(a.base_url), a.api_key, a.metrics_interval) as s:
+                run = await self._drive(target, level, specs, seed, done)
+        summary = summarize(
+            list(run.results),
+            run.elapsed_s,
+            concurrency=level.concurrency,
+            request_rate=level.request_rate,
+            slo_ms=a.slo_ms or None,
+        )
+        server = summarize_server(s.samples)
+        row = report.level_row(report.Level(target_name, a.endpoint, summary, server, plan.exact))
+        return row
+
+    async def _drive(self, target: Any, level: LevelSpec, specs: Any, seed: int, done: Any) -> Any:
+        a = self.args
+        if level.concurrency is not None:
+            return await run_closed_loop(
+                target.send, specs, level.concurrency, duration_s=a.duration, on_done=done
+            )
+        offsets = arrival_offsets_s(
+            len(specs), level.request_rate or 1.0, a.burstiness, random.Random(seed)
+        )
+        return await run_open_loop(
+            target.send,
+            specs,
+            offsets,
+            duration_s=a.duration,
+            max_concurrency=a.max_concurrency,
+            on_done=done,
+        )
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+async def resolve_model(args: argparse.Namespace) -> str | None:
+    if args.model:
+        return args.model
+    client = make_client(args.base_url, args.api_key, 1, 30.0)
+    try:
+        return await first_model_id(client)
+    except Exception:
+        if args.target == "direct" or args.compare:
+            raise
+        return None  # the app target does not need it
+    finally:
+        await client.close()
+
+
+async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    model = await resolve_model(args)
+    levels = [LevelSpec(c, None) for c in args.concurrency or []] + [
+        LevelSpec(None, r) for r in args.request_rate or []
+    ]
+    targets = ["direct", "app"] if args.compare else [args.target]
+    rows: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        runner = Runner(args, model, http)
+        for i, level in enumerate(levels):
+            for j, target in enumerate(targets):  # a fresh seed: no prompt is ever sent twice
+                rows.append(await runner.level(level, target, args.seed + 7919 * i + 104729 * j))
+            if args.compare:
+                rows[-1]["comparison"] = report.compare(rows[-2], rows[-1])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rows = asyncio.run(run(args))
+    report.print_table(rows)
+    if args.json_path:
+        report.write_json(rows, args.json_path)
+    if args.plot_path:
+        report.plot(rows, args.plot_path)
+    return 0 if all(r["success"] for r in rows) else 1

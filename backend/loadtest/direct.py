@@ -1,0 +1,146 @@
+"""The direct target: any OpenAI-compatible server, through the official ``openai`` SDK.
+
+The SDK parses the SSE stream; this module only timestamps chunks. A chunk counts as a token
+arrival when it carries text: ``choices[0].text`` (completions) or ``delta.content`` /
+``delta.reasoning`` / ``delta.reasoning_content`` (chat; vLLM >= 0.11 streams reasoning in
+``reasoning``). Role-only and usage-only chunks are not arrivals. Output tokens come from the
+final usage chunk (``stream_options.include_usage``), else one per text chunk.
+
+``send`` never raises: every failure becomes a ``RequestResult`` with ``error`` set to the HTTP
+status (``HTTP 503``) or the exception type (``APIConnectionError``, ``APITimeoutError``...).
+The SDK's retries are off so a failure is counted once, as it happened.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import openai
+
+from backend.loadtest.metrics import RequestResult
+from backend.loadtest.workload import Endpoint, RequestSpec
+
+try:  # openai >= 3 runs on httpx2; older releases on httpx
+    import httpx2 as _http
+except ImportError:  # pragma: no cover - depends on the installed SDK
+    import httpx as _http
+
+
+def make_client(
+    base_url: str, api_key: str | None, max_connections: int, timeout_s: float
+) -> openai.AsyncOpenAI:
+    """An SDK client whose pool holds ``max_connections`` streams and never retries."""
+    http_client = openai.DefaultAsyncHttpxClient(
+        limits=_http.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        timeout=_http.Timeout(timeout_s, connect=min(timeout_s, 30.0)),
+    )
+    return openai.AsyncOpenAI(
+        base_url=base_url,
+        api_key=api_key or "EMPTY",
+        max_retries=0,
+        http_client=http_client,
+    )
+
+
+async def first_model_id(client: openai.AsyncOpenAI) -> str:
+    """The first id that ``/v1/models`` lists."""
+    page = await client.models.list()
+    for model in page.data:
+        return model.id
+    raise RuntimeError("the server lists no models")
+
+
+def error_kind(exc: BaseException) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}"
+    return type(exc).__name__
+
+
+def chunk_text(chunk: Any, endpoint: Endpoint) -> str:
+    """Text a streamed chunk carries (reasoning and answer alike), or ``""``."""
+    if not chunk.choices:
+        return ""
+    choice = chunk.choices[0]
+    if endpoint == "completions":
+        return choice.text or ""
+    delta = choice.delta
+    if delta is None:
+        return ""
+    reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+    return (reasoning or "") + (delta.content or "")
+
+
+class DirectTarget:
+    """Sends one ``RequestSpec`` at a time to ``/v1/chat/completions`` or ``/v1/completions``."""
+
+    def __init__(self, client: openai.AsyncOpenAI, model: str, endpoint: Endpoint):
+        self.client, self.model, self.endpoint = client, model, endpoint
+
+    async def _open(self, spec: RequestSpec) -> Any:
+        common: dict[str, Any] = {
+            "model": self.model,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": spec.max_tokens,
+            "temperature": 0.0,
+        }
+        extra: dict[str, Any] = {"ignore_eos": True}
+        if self.endpoint == "completions":
+            return await self.client.completions.create(
+                prompt=spec.prompt, extra_body=extra, **common
+            )
+        extra["chat_template_kwargs"] = {"enable_thinking": spec.thinking}
+        return await self.client.chat.completions.create(
+            messages=[{"role": "user", "content": spec.prompt}], extra_body=extra, **common
+        )
+
+    async def send(self, spec: RequestSpec) -> RequestResult:
+        start = time.perf_counter()
+        arrivals: list[float] = []
+        usage_tokens = prompt_tokens = None
+        try:
+            stream = await self._open(spec)
+            async with stream:
+                async for chunk in stream:
+                    now = time.perf_counter()
+                    if chunk_text(chunk, self.endpoint):
+                        arrivals.append(now)
+                    if getattr(chunk, "usage", None):
+                        usage_tokens = chunk.usage.completion_tokens
+                        prompt_tokens = chunk.usage.prompt_tokens
+        except Exception as exc:  # a RequestResult never raises
+            return RequestResult(False, start, error=error_kind(exc), thinking=spec.thinking)
+        return timed_result(
+            start, arrivals, usage_tokens, prompt_tokens or spec.prompt_tokens or 0, spec.thinking
+        )
+
+
+def timed_result(
+    start: float,
+    arrivals: list[float],
+    output_tokens: int | None,
+    prompt_tokens: int,
+    thinking: bool,
+    socket_events: int = 0,
+) -> RequestResult:
+    """A result from token arrival times; no arrival at all is a failure, as in vLLM."""
+    if not arrivals:
+        return RequestResult(
+            False, start, error="NoTokens", thinking=thinking, socket_events=socket_events
+        )
+    gaps = tuple(b - a for a, b in zip(arrivals, arrivals[1:], strict=False))
+    return RequestResult(
+        success=True,
+        start_s=start,
+        ttft_s=arrivals[0] - start,
+        latency_s=arrivals[-1] - start,
+        itl_s=gaps,
+        output_tokens=output_tokens if output_tokens else len(arrivals),
+        prompt_tokens=prompt_tokens,
+        chunks=len(arrivals),
+        thinking=thinking,
+        socket_events=socket_events,
+    )
