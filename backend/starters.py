@@ -1,0 +1,26 @@
+"""Welcome-screen starters that show hybrid reasoning off.
+
+Worked arithmetic is where thinking visibly pays (the demo model is trained on exactly
+that, and Qwen3-4B shows its steps); greetings need no thought. A trailing /think or
+/no_think sets the mode for that one message, whatever the Think button says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StarterPrompt:
+    label: str
+    message: str
+    icon: str | None = None
+    command: str | None = None
+
+
+STARTERS = (
+    StarterPrompt("Add with carries (think)", "What is 487 + 356? /think"),
+    StarterPrompt("Multiply step by step (think)", "Compute 76 * 8 /think"),
+    StarterPrompt("Same sum, no thinking", "What is 487 + 356? /no_think"),
+    StarterPrompt("Quick hello", "Hello! What can you do? /no_think"),
+)

@@ -1,0 +1,143 @@
+"""One chat turn: fit the history into the context, stream the answer, keep what arrived.
+
+The stream runs inside ``ChatClient.stream()``: when the user presses Stop, Chainlit
+cancels this task, leaving the context manager closes the HTTP response and vLLM aborts
+the request. Whatever had arrived stays on screen and in the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import chainlit as cl
+
+from backend.client import ChatClient, Finish, ServerError, Usage
+from backend.context_fit import ContextTooSmall, fit_history
+from backend.engine_status import read_status
+from backend.history import History
+from backend.modes import MessageMode
+from backend.reasoning import Segment
+from backend.settings import SettingsState
+from backend.stats import AnswerStats
+from backend.view import AnswerView
+
+log = logging.getLogger("hybrid_chat")
+UNREACHABLE_GRACE_S = 10.0
+
+
+async def run_turn(
+    client: ChatClient, history: History, settings_state: SettingsState, mode: MessageMode
+) -> None:
+    settings = settings_state.for_message(mode.thinking)
+    history.add_user(mode.text)
+    view = AnswerView()
+    try:
+        if not await _prepare(client, history, settings, mode):
+            history.drop_last_user()
+            return
+        messages = history.messages(settings.system_prompt)
+        try:
+            usage, finish = await _stream(client, messages, settings, mode, view)
+        except ServerError as exc:
+            # Nothing was sent: the server may still be loading, or restarting.
+            if not exc.unreachable or not await _wait_until_ready(client):
+                raise
+            usage, finish = await _stream(client, messages, settings, mode, view)
+    except asyncio.CancelledError:
+        await view.finish(note="Stopped.", stopped=True)
+        history.add_assistant(view.answer)
+        raise
+    except ServerError as exc:
+        await view.finish(note=str(exc))
+        history.add_assistant(view.answer)
+        return
+    except Exception as exc:  # never a stack trace in the chat
+        log.exception("chat turn failed")
+        await view.finish(note=f"Something went wrong ({type(exc).__name__}); please try again.")
+        return
+    stats = AnswerStats.from_view(view, usage, finish)
+    await view.finish(note=_finish_note(view, finish, settings.max_tokens), stats=stats.line())
+    history.add_assistant(view.answer)
+
+
+async def _prepare(client: ChatClient, history: History, settings, mode: MessageMode) -> bool:
+    """Fit the history into the context; False (after telling the user) when it cannot."""
+    try:
+        trimmed = await fit_history(client, history, settings, thinking=mode.thinking)
+    except ContextTooSmall as exc:
+        await cl.Message(content=str(exc), author="Chat").send()
+        return False
+    except ServerError as exc:
+        if not exc.unreachable or not await _wait_until_ready(client):
+            if not exc.unreachable:
+                await cl.Message(content=str(exc), author="Chat").send()
+            return False
+        return await _prepare(client, history, settings, mode)
+    if trimmed:
+        await cl.Message(
+            content=f"The conversation no longer fits the model's context, so the oldest "
+            f"{trimmed} exchange(s) were left out of what the model sees.",
+            author="Chat",
+        ).send()
+    return True
+
+
+async def _stream(client, messages, settings, mode, view) -> tuple[Usage | None, str | None]:
+    usage: Usage | None = None
+    finish: str | None = None
+    async with client.stream(messages, settings, thinking=mode.thinking) as events:
+        async for event in events:
+            if isinstance(event, Segment):
+                await view.add(event)
+            elif isinstance(event, Usage):
+                usage = event
+            elif isinstance(event, Finish):
+                finish = event.reason
+    return usage, finish
+
+
+def _finish_note(view: AnswerView, finish: str | None, max_tokens: int) -> str | None:
+    if finish != "length":
+        return None
+    limit = f"the {max_tokens}-token limit" if max_tokens else "the end of the context"
+    if not view.answer.strip() and view.reasoning.strip():
+        return (
+            f"The model was still thinking when it reached {limit}, so there is no answer. "
+            "Raise max tokens in the settings, set a thinking budget, or turn Think off."
+        )
+    return f"The answer was cut off at {limit}."
+
+
+async def _wait_until_ready(client: ChatClient) -> bool:
+    """Wait for an unreachable server: long while the launcher reports loading, else briefly."""
+    status = read_status()
+    loading = status is not None and status.state in ("starting", "loading")
+    deadline_s = client.config.loading_wait_s if loading else UNREACHABLE_GRACE_S
+    notice = None
+    if loading:
+        notice = cl.Message(
+            content="The model is still loading; your message will be sent as soon as it is ready.",
+            author="Chat",
+        )
+        await notice.send()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while loop.time() < deadline:
+        await asyncio.sleep(1.0)
+        if await client.healthy():
+            if notice is not None:
+                notice.content = "The model is ready."
+                await notice.update()
+            return True
+        status = read_status()
+        if status is not None and status.state == "failed":
+            break
+    detail = f" ({status.detail})" if status is not None and status.detail else ""
+    await cl.Message(
+        content=f"The model server at {client.config.vllm_base_url} is not answering{detail}. "
+        "Check that vLLM is running (./start.sh starts it) and that VLLM_BASE_URL points at "
+        "it; your message was not sent.",
+        author="Chat",
+    ).send()
+    return False

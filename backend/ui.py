@@ -1,0 +1,134 @@
+"""Chainlit handlers behind app.py's hooks: one chat session's life.
+
+Each session keeps its history, its settings and a lock: one answer at a time per
+session, and a second message waits its turn (and says so). Every failure a user can
+cause or meet ends in a plain message in the chat, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import chainlit as cl
+
+from backend import routes
+from backend.client import ChatClient
+from backend.config import Config
+from backend.history import History
+from backend.modes import THINK_COMMAND, resolve_mode
+from backend.settings import SAMPLING_FIELDS, SettingsState
+from backend.settings_panel import build_widgets
+from backend.starters import STARTERS
+from backend.status_view import show_status
+from backend.turn import run_turn
+
+STATUS_COMMAND = "Status"
+COMMANDS = [
+    {
+        "id": THINK_COMMAND,
+        "icon": "brain",
+        "description": "Think before answering (applies to each message you send)",
+        "button": True,
+        "persistent": True,
+        "selected": True,
+    },
+    {
+        "id": STATUS_COMMAND,
+        "icon": "activity",
+        "description": "Show the model server's status",
+        "button": False,
+        "persistent": False,
+        "selected": False,
+    },
+]
+
+
+@lru_cache(maxsize=1)
+def get_config() -> Config:
+    return Config.from_env()
+
+
+@lru_cache(maxsize=1)
+def get_client() -> ChatClient:
+    return ChatClient(get_config())
+
+
+routes.install(get_config(), get_client())
+
+
+@dataclass
+class ChatState:
+    history: History = field(default_factory=History)
+    settings: SettingsState = field(default_factory=SettingsState)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _state() -> ChatState:
+    state = cl.user_session.get("chat")
+    if state is None:
+        state = ChatState()
+        cl.user_session.set("chat", state)
+    return state
+
+
+async def note(text: str) -> None:
+    await cl.Message(content=text, author="Chat").send()
+
+
+def starters() -> list[cl.Starter]:
+    return [
+        cl.Starter(label=s.label, message=s.message, command=s.command, icon=s.icon)
+        for s in STARTERS
+    ]
+
+
+async def start_chat() -> None:
+    state = _state()
+    await cl.context.emitter.set_commands(COMMANDS)
+    widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
+    await cl.ChatSettings(widgets).send()
+
+
+async def update_settings(raw: dict) -> None:
+    notes = _state().settings.update(raw)
+    if notes:
+        await note("Some settings were adjusted:\n" + "\n".join(f"- {n}" for n in notes))
+
+
+async def handle_message(message: cl.Message) -> None:
+    if message.command == STATUS_COMMAND:
+        await show_status(get_client())
+        return
+    mode = resolve_mode(message.content or "", button_on=message.command == THINK_COMMAND)
+    if not mode.text:
+        await note("Your message is empty, so nothing was sent. Type a question first.")
+        return
+    if message.command != mode.label:
+        message.command = mode.label  # the bubble shows the mode it was sent in
+        await message.update()
+    state = _state()
+    if state.lock.locked():
+        await note("Still answering your previous message; this one is next in line.")
+    async with state.lock:
+        await run_turn(get_client(), state.history, state.settings, mode)
+
+
+async def end_chat() -> None:
+    # Chainlit keeps a session's objects until it times out; free ours now.
+    cl.user_session.set("chat", None)
+
+
+def auth_enabled() -> bool:
+    return bool(get_config().chat_password)
+
+
+def check_password(username: str, password: str) -> cl.User | None:
+    config = get_config()
+    ok_user = hmac.compare_digest(username.encode(), config.chat_username.encode())
+    ok_password = hmac.compare_digest(password.encode(), config.chat_password.encode())
+    if ok_user and ok_password:
+        return cl.User(identifier=username, metadata={"role": "user"})
+    return None

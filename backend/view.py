@@ -1,0 +1,117 @@
+"""How one answer appears in Chainlit: a reasoning step, then the answer message.
+
+The step opens while the model thinks and collapses (``auto_collapse``) when it ends,
+i.e. when the answer starts; its title becomes "Thought for 3.2 s". Reasoning that is
+only whitespace creates no step. Text is coalesced so a fast stream costs few events.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import chainlit as cl
+
+from backend.coalesce import Coalescer
+from backend.reasoning import Segment
+
+THINKING_TITLE = "Thinking…"
+# Qwen3's end-of-thinking sentence; vLLM forces it when the thinking budget is spent.
+BUDGET_SENTENCE = (
+    "Considering the limited time by the user, I have to give the solution based on the "
+    "thinking directly now."
+)
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def thought_title(elapsed_s: float, *, budget_cut: bool = False, stopped: bool = False) -> str:
+    title = f"Thought for {elapsed_s:.1f} s"
+    if budget_cut:
+        title += " · thinking budget reached"
+    if stopped:
+        title += " · stopped"
+    return title
+
+
+class AnswerView:
+    def __init__(self, *, interval_s: float = 0.05) -> None:
+        self.reasoning = ""
+        self.answer = ""
+        self.step: cl.Step | None = None
+        self.message: cl.Message | None = None
+        self.started_at = time.monotonic()
+        self.first_token_at: float | None = None
+        self.thinking_s: float | None = None
+        self._thinking_since: float | None = None
+        self._step_buffer = Coalescer(interval_s)
+        self._answer_buffer = Coalescer(interval_s)
+        self.budget_cut = False
+
+    @property
+    def thinking(self) -> bool:
+        return self.step is not None and self.thinking_s is None
+
+    async def add(self, segment: Segment) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.monotonic()
+        if segment.kind == "reasoning":
+            await self._add_reasoning(segment.text)
+        else:
+            await self._add_answer(segment.text)
+
+    async def _add_reasoning(self, text: str) -> None:
+        if self.thinking_s is not None:
+            # Reasoning after the answer began (a second think block): keep it with the rest.
+            self.reasoning += text
+            return
+        if self.step is None:
+            self._thinking_since = time.monotonic()
+            self.step = cl.Step(
+                name=THINKING_TITLE, type="llm", default_open=True, auto_collapse=True
+            )
+            self.step.start = _now_iso()
+            self.step.show_input = False
+            await self.step.send()
+        self.reasoning += text
+        if chunk := self._step_buffer.add(text):
+            await self.step.stream_token(chunk)
+
+    async def _add_answer(self, text: str) -> None:
+        await self.end_thinking()
+        if self.message is None:
+            self.message = cl.Message(content="")
+        self.answer += text
+        if chunk := self._answer_buffer.add(text):
+            await self.message.stream_token(chunk)
+
+    async def end_thinking(self, *, stopped: bool = False) -> None:
+        if self.step is None or self.thinking_s is not None:
+            return
+        if rest := self._step_buffer.drain():
+            await self.step.stream_token(rest)
+        self.thinking_s = time.monotonic() - (self._thinking_since or self.started_at)
+        self.budget_cut = self.budget_cut or BUDGET_SENTENCE in self.reasoning
+        self.step.name = thought_title(self.thinking_s, budget_cut=self.budget_cut, stopped=stopped)
+        self.step.output = self.reasoning.strip()
+        self.step.end = _now_iso()
+        await self.step.update()
+
+    async def finish(
+        self, *, note: str | None = None, stats: str | None = None, stopped: bool = False
+    ) -> cl.Message:
+        """Close the step, flush the answer, add ``note`` and the ``stats`` line, and send."""
+        await self.end_thinking(stopped=stopped)
+        if self.message is None:
+            self.message = cl.Message(content="")
+        if rest := self._answer_buffer.drain():
+            await self.message.stream_token(rest)
+        content = self.answer.strip()
+        for extra in (note, stats):
+            if extra:
+                content = f"{content}\n\n*{extra}*" if content else f"*{extra}*"
+        self.message.content = content
+        await self.message.send()  # sends a new message, or ends the streamed one
+        return self.message
