@@ -111,3 +111,28 @@ def _describe(exc: ValidationError) -> str:
         field = str(err["loc"][0]) if err["loc"] else "?"
         lines.append(f"{by_field.get(field, field)}={err.get('input')!r}: {err['msg']}")
     return "Invalid configuration: " + "; ".join(lines)
+
+
+def shell_assignments(config: Config) -> list[str]:
+    """What start.sh needs to know, as shell assignments (values shell-quoted)."""
+    import shlex
+
+    values = {
+        "VLLM_BASE_URL": config.vllm_base_url,
+        "SERVER_ROOT": config.server_root,
+        "PORT": str(config.port),
+        "HOST": config.host,
+    }
+    if config.vllm_api_key:
+        values["VLLM_API_KEY"] = config.vllm_api_key
+    return [f"{name}={shlex.quote(value)}" for name, value in values.items()]
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        print("\n".join(shell_assignments(Config.from_env())))
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        sys.exit(2)

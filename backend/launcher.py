@@ -1,0 +1,230 @@
+"""Launch vLLM for the chat: pick the model, size it, start it, watch it, stop it.
+
+``python -m backend.launcher serve`` (what start.sh runs) resolves the model (MODEL, or
+the bundled demo model when MODEL=demo or MODEL cannot be loaded here), builds the
+command line from the configuration, the planner's recommendation and the launch profile
+(VLLM_PROFILE), starts ``python -m vllm.entrypoints.openai.api_server`` on 127.0.0.1,
+shows its loading progress, waits on /health and stops it (and its workers) on exit.
+Its state goes to .run/engine.json so the chat can say "the model is still loading".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from backend.config import DEMO_MODEL_DIR, DEMO_SERVED_NAME, ROOT, Config
+from backend.engine_status import STATUS_PATH, EngineStatus, write_status
+from backend.profiles import get_profile, profile_args
+
+BUDGET_END_TEXT = (
+    "Considering the limited time by the user, I have to give the solution based on the "
+    "thinking directly now.\n</think>\n\n"
+)
+REASONING_CONFIG = {"reasoning_start_str": "<think>", "reasoning_end_str": BUDGET_END_TEXT}
+DEMO_MAX_MODEL_LEN = 4096
+CPU_GPU_MEMORY_UTILIZATION = 0.1  # on CPU: the share of host memory vLLM may take
+HUB_HOST = "huggingface.co"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    path: str
+    served_name: str
+    demo: bool
+    reason: str = ""
+
+
+def _hub_cached(model: str) -> bool:
+    hub = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+    return (hub / f"models--{model.replace('/', '--')}").is_dir()
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    try:
+        httpx.head(f"https://{HUB_HOST}", timeout=timeout_s)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def resolve_model(config: Config, *, hub_reachable=_hub_reachable) -> ModelChoice:
+    """MODEL when it can be loaded here, else the demo model (and why)."""
+    demo = ModelChoice(str(DEMO_MODEL_DIR), DEMO_SERVED_NAME, True)
+    if config.model == "demo":
+        return demo
+    served = config.served_model_name or config.model
+    if Path(config.model).is_dir() or _hub_cached(config.model):
+        return ModelChoice(config.model, served, False)
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or not hub_reachable():
+        reason = f"{config.model} is not cached and the model hub is unreachable"
+        return ModelChoice(demo.path, demo.served_name, True, reason)
+    return ModelChoice(config.model, served, False)
+
+
+def has_nvidia_gpu() -> bool:
+    return shutil.which("nvidia-smi") is not None and _gpu_memory_gib() is not None
+
+
+def _gpu_memory_gib() -> float | None:
+    from backend.planner import detect_gpu_memory_gib
+
+    return detect_gpu_memory_gib()
+
+
+def sizing(config: Config, choice: ModelChoice, device: str) -> tuple[list[str], dict]:
+    """Flags for context length, memory share and batch size, and the plan shown to users."""
+    if device == "cpu":
+        length = config.max_model_len or (DEMO_MAX_MODEL_LEN if choice.demo else 8192)
+        util = config.gpu_memory_utilization or CPU_GPU_MEMORY_UTILIZATION
+        flags = ["--max-model-len", str(length), "--gpu-memory-utilization", str(util)]
+        kv_tokens = int(config.cpu_kvcache_space_gib * 2**30 / _cpu_kv_bytes_per_token(choice))
+        return flags, {"device": "cpu", "max_model_len": length, "kv_cache_tokens": kv_tokens,
+                       "max_concurrency": round(kv_tokens / length, 2)}
+    from backend.planner import load_model_spec, recommend_launch
+
+    gib = _gpu_memory_gib() or 0.0
+    spec = load_model_spec(choice.path if choice.demo else config.model)
+    rec = recommend_launch(spec, gib, preferred_max_model_len=config.max_model_len,
+                           gpu_memory_utilization=config.gpu_memory_utilization or 0.9)
+    flags = ["--max-model-len", str(rec.max_model_len),
+             "--gpu-memory-utilization", str(rec.gpu_memory_utilization),
+             "--max-num-seqs", str(config.max_num_seqs or rec.max_num_seqs)]
+    return flags, {"device": "cuda", "gpu_memory_gib": gib, **rec.to_dict()}
+
+
+def _cpu_kv_bytes_per_token(choice: ModelChoice) -> int:
+    config_path = Path(choice.path) / "config.json"
+    try:
+        cfg = json.loads(config_path.read_text())
+        head_dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        dtype_bytes = 4 if cfg.get("torch_dtype") == "float32" else 2
+        return cfg["num_hidden_layers"] * 2 * cfg["num_key_value_heads"] * head_dim * dtype_bytes
+    except (OSError, ValueError, KeyError):
+        return 36 * 2 * 8 * 128 * 2  # Qwen3-4B in bf16
+
+
+def build_command(config: Config, choice: ModelChoice, device: str, sizing_flags: list[str]):
+    """The vLLM command line. Later flags win in vLLM's parser: profile over planner."""
+    url = urlsplit(config.vllm_base_url)
+    cmd = [
+        config.engine_python, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", choice.path,
+        "--served-model-name", choice.served_name,
+        "--host", "127.0.0.1",
+        "--port", str(url.port or 8001),
+        "--reasoning-parser", "qwen3",
+        "--reasoning-config", json.dumps(REASONING_CONFIG),
+        *sizing_flags,
+        *profile_args(get_profile(config.profile), device=device),
+    ]
+    if config.vllm_api_key:
+        cmd += ["--api-key", config.vllm_api_key]
+    return cmd
+
+
+def engine_env(config: Config, device: str) -> dict[str, str]:
+    env = dict(os.environ)
+    if device == "cpu":
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{config.cpu_kvcache_space_gib:g}")
+    env["HF_HUB_OFFLINE"] = env.get("HF_HUB_OFFLINE", "0")
+    env.pop("VLLM_API_KEY", None)  # passed as --api-key; vLLM would also read it
+    return env
+
+
+class Engine:
+    """A running vLLM: ``start()``, ``wait_ready()``, ``stop()``; also a context manager."""
+
+    def __init__(self, config: Config, cmd: list[str], env: dict[str, str], log_path: Path):
+        self.config = config
+        self.cmd = cmd
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("w")
+        # Own process group: stop() reaches vLLM's engine-core workers too.
+        self.process = subprocess.Popen(
+            self.cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT,
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def healthy(self) -> bool:
+        try:
+            r = httpx.get(f"{self.config.server_root}/health", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200
+
+    def wait_ready(self, timeout_s: float, on_tick=None) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.alive():
+            if self.healthy():
+                return True
+            if on_tick is not None:
+                on_tick()
+            time.sleep(0.5)
+        return False
+
+    def stop(self, grace_s: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        pgid = self.process.pid
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        try:  # workers that outlived the API server
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def prepare(config: Config) -> tuple[ModelChoice, str, list[str], dict]:
+    choice = resolve_model(config)
+    device = "cuda" if has_nvidia_gpu() else "cpu"
+    sizing_flags, plan = sizing(config, choice, device)
+    return choice, device, build_command(config, choice, device, sizing_flags), plan
+
+
+if __name__ == "__main__":
+    from backend.launcher_cli import main
+
+    sys.exit(main())
+
+
+__all__ = ["Engine", "EngineStatus", "STATUS_PATH", "build_command", "prepare", "resolve_model",
+           "write_status"]

@@ -1,0 +1,118 @@
+"""``python -m backend.launcher``: start.sh's way to run vLLM, with progress on the terminal.
+
+    serve   start vLLM, show loading progress, wait until healthy, run until stopped
+    env     print the resolved choices as shell assignments (SERVED_MODEL_NAME, DEMO_MODEL)
+    command print the vLLM command line that ``serve`` would run
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import time
+
+from rich.console import Console
+
+from backend.config import ROOT, Config, ConfigError
+from backend.engine_status import EngineStatus, write_status
+from backend.launcher import Engine, engine_env, prepare
+
+# Log lines that mark vLLM's start-up stages, in order, and what to tell the operator.
+STAGES = (
+    ("Starting vLLM", "starting the engine"),
+    ("Loading weights", "loading weights"),
+    ("Model loading took", "weights loaded; profiling memory"),
+    ("KV cache", "allocating the KV cache"),
+    ("Capturing CUDA graph", "capturing CUDA graphs"),
+    ("Starting vLLM API server", "starting the API server"),
+    ("Application startup complete", "almost ready"),
+)
+
+console = Console(stderr=True)
+
+
+def _stage(log_text: str) -> str:
+    current = "starting"
+    for marker, label in STAGES:
+        if marker in log_text:
+            current = label
+    return current
+
+
+def serve(config: Config, timeout_s: float) -> int:
+    choice, device, cmd, plan = prepare(config)
+    if choice.demo:
+        why = f" ({choice.reason})" if choice.reason else ""
+        console.print(f"[bold yellow]Serving the bundled demo model — not Qwen3-4B{why}.[/]")
+    console.print(f"Plan ({device}): {plan}")
+    log_path = ROOT / ".run" / "vllm.log"
+    engine = Engine(config, cmd, engine_env(config, device), log_path)
+    status = EngineStatus("starting", model=choice.path, served_model_name=choice.served_name,
+                          demo=choice.demo, plan=plan)
+    write_status(status)
+    stopping = False
+
+    def _stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    started = time.monotonic()
+    try:
+        engine.start()
+        write_status(EngineStatus(**{**status.__dict__, "state": "loading", "pid": engine.process.pid}))
+        with console.status("vLLM: starting") as spinner:
+            def tick():
+                text = log_path.read_text(errors="replace") if log_path.exists() else ""
+                elapsed = time.monotonic() - started
+                spinner.update(f"vLLM: {_stage(text)} ({elapsed:.0f} s) — log: {log_path}")
+            ready = engine.wait_ready(timeout_s, on_tick=tick)
+        if not ready:
+            detail = "vLLM exited during start-up" if not engine.alive() else "start-up timed out"
+            write_status(EngineStatus(**{**status.__dict__, "state": "failed", "detail": detail}))
+            console.print(f"[bold red]{detail}.[/] Last lines of {log_path}:\n{engine.log_tail()}")
+            return 1
+        write_status(EngineStatus(**{**status.__dict__, "state": "ready", "pid": engine.process.pid}))
+        console.print(f"[green]vLLM ready in {time.monotonic() - started:.0f} s[/] at {config.vllm_base_url}")
+        while engine.alive():
+            time.sleep(1.0)
+        console.print(f"[bold red]vLLM exited unexpectedly.[/]\n{engine.log_tail()}")
+        write_status(EngineStatus(**{**status.__dict__, "state": "failed", "detail": "vLLM exited"}))
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        engine.stop()
+        if stopping or not engine.alive():
+            write_status(EngineStatus(**{**status.__dict__, "state": "stopped"}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backend.launcher")
+    parser.add_argument("action", choices=["serve", "env", "command"])
+    parser.add_argument("--timeout-s", type=float, default=1800.0, help="start-up limit")
+    args = parser.parse_args(argv)
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return 2
+    if args.action == "serve":
+        return serve(config, args.timeout_s)
+    choice, device, cmd, plan = prepare(config)
+    if args.action == "command":
+        print(shlex.join(cmd))
+        return 0
+    print(f"SERVED_MODEL_NAME={shlex.quote(choice.served_name)}")
+    print(f"DEMO_MODEL={'1' if choice.demo else '0'}")
+    print(f"ENGINE_DEVICE={device}")
+    if choice.reason:
+        print(f"DEMO_REASON={shlex.quote(choice.reason)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
