@@ -12,10 +12,11 @@ chat history grows between requests and the workload matches the direct target):
    (the answer and any reasoning step), ``new_message`` / ``update_message``, and ``task_end``;
 5. emit ``clear_session`` and disconnect.
 
-One ``stream_token`` event is one chunk. Only streams that start after ``task_start`` count, so
-an ``on_chat_start`` greeting is not mistaken for the answer; a message sent whole
-(``new_message`` without streaming) counts as one chunk. Output tokens are the delivered text
-counted by the model server's ``/tokenize`` when a counter is given, else whitespace words.
+A ``stream_start`` carrying text (Chainlit sends the first token in it) and every
+``stream_token`` event are one chunk each. Only steps descending from the user message count
+(see ``AnswerTracker``). Only when an answer streamed nothing does the last message sent whole
+(``new_message``) count, as one chunk. Output tokens are the delivered text counted by the model
+server's ``/tokenize`` when a counter is given, else whitespace-separated words.
 """
 
 from __future__ import annotations
@@ -39,50 +40,70 @@ TextCounter = Callable[[str], Awaitable[int | None]]
 
 @dataclass
 class AnswerTracker:
-    """Pure state of one answer, fed socket events in arrival order (no I/O)."""
+    """Pure state of one answer, fed socket events in arrival order (no I/O).
 
-    started: bool = False
+    The answer is every step descending from the user message (``parentId`` chains: message ->
+    ``on_message`` run -> answer and reasoning steps), so a greeting from ``on_chat_start``,
+    which descends from its own run, never counts. Tasks nest (``on_chat_start`` runs as a task
+    too), so the answer is done when the task depth returns to zero after our run began.
+    """
+
+    message_id: str = ""
+    depth: int = 0
     done: bool = False
     error: str = ""
     events: int = 0
     arrivals: list[float] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
+    ours: set[str] = field(default_factory=set)
     streamed: set[str] = field(default_factory=set)
+    whole: list[tuple[float, str, str]] = field(default_factory=list)  # unstreamed messages
 
     def feed(self, event: str, data: Any, now: float) -> None:
         self.events += 1
         data = data if isinstance(data, dict) else {}
         if event == "task_start":
-            self.started = True
-        elif not self.started:
-            return  # greetings and the connect-time task_end belong to no answer
+            self.depth += 1
         elif event == "task_end":
-            self.done = True
-        elif event == "stream_start":
-            self.streamed.add(str(data.get("id")))
+            self.depth = max(self.depth - 1, 0)  # the connect-time task_end has no start
+            if self.depth == 0 and len(self.ours) > 1:
+                self._finish()
+        elif event in ("new_message", "update_message", "stream_start"):
+            self._step(event, data, now)
         elif event == "stream_token":
             self._token(data, now)
-        elif event == "new_message":
-            self._whole_message(data, now)
+
+    def _step(self, event: str, data: dict[str, Any], now: float) -> None:
+        step_id = str(data.get("id"))
+        if data.get("isError") and self.ours:
+            self.error = "AppErrorMessage"
+        if data.get("parentId") in self.ours or step_id == self.message_id:
+            self.ours.add(step_id)
+        if step_id not in self.ours or data.get("type") in ("user_message", "run"):
+            return
+        if event == "stream_start":  # Chainlit puts the first token in the stream's output
+            self.streamed.add(step_id)
+            if data.get("output"):
+                self.arrivals.append(now)
+                self.texts[step_id] = data["output"]
+        elif event == "new_message" and step_id not in self.streamed and data.get("output"):
+            self.whole.append((now, step_id, data["output"]))
 
     def _token(self, data: dict[str, Any], now: float) -> None:
         step_id = str(data.get("id"))
         token = data.get("token") or ""
-        if step_id not in self.streamed or data.get("isInput") or not token:
+        if step_id not in self.ours or data.get("isInput") or not token:
             return
         self.arrivals.append(now)
         previous = "" if data.get("isSequence") else self.texts.get(step_id, "")
         self.texts[step_id] = previous + token
 
-    def _whole_message(self, data: dict[str, Any], now: float) -> None:
-        if data.get("isError"):
-            self.error = "AppErrorMessage"
-        step_id = str(data.get("id"))
-        if data.get("type") == "user_message" or step_id in self.streamed or step_id in self.texts:
-            return
-        if data.get("output"):
-            self.arrivals.append(now)
-            self.texts[step_id] = data["output"]
+    def _finish(self) -> None:
+        self.done = True
+        if not self.arrivals and self.whole:  # the app answered without streaming
+            at, step_id, text = self.whole[-1]
+            self.arrivals.append(at)
+            self.texts[step_id] = text
 
     @property
     def text(self) -> str:
@@ -152,7 +173,10 @@ class AppTarget:
         try:
             sio = await asyncio.wait_for(self._connect(tracker, answered), self.timeout_s)
             tracker.events = 0  # count only the events of this answer
-            payload = {"message": user_message(spec, self.app_url, self.think_command)}
+            message = user_message(spec, self.app_url, self.think_command)
+            tracker.message_id = message["id"]
+            tracker.ours.add(message["id"])
+            payload = {"message": message}
             start = time.perf_counter()
             await sio.emit("client_message", {**payload, "fileReferences": []})
             await asyncio.wait_for(answered.wait(), self.timeout_s)

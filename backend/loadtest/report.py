@@ -7,6 +7,7 @@ else here reads those rows, so the table, the file and the plot always agree.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +103,7 @@ def _p50_p99(dist: dict[str, float]) -> str:
 
 
 def print_table(rows: Sequence[dict[str, Any]], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 220)
     table = Table(title="Load test", show_lines=False)
     for head in ("target", "level", "ok", "fail", "req/s", "out tok/s", "peak tok/s",
                  "TTFT p50/p99 ms", "TPOT p50/p99 ms", "ITL p50/p99 ms", "E2E p50/p99 ms",

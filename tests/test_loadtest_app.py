@@ -1,0 +1,137 @@
+"""The app target against a real Chainlit server running a scripted app (known timing).
+
+The app answers the first token 100 ms after the message arrives, then one word every 20 ms.
+"""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from support import chainlit_stream_app as scripted
+from support.fake_openai_server import FakeOpenAIServer, Script, free_port
+
+from backend.loadtest.app_target import AnswerTracker, AppTarget
+from backend.loadtest.metrics import summarize
+from backend.loadtest.runner import run_closed_loop
+from backend.loadtest.workload import RequestSpec
+
+APP = Path(scripted.__file__).resolve()
+CHAINLIT = Path(sys.executable).with_name("chainlit")
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen, deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"chainlit exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)  # polling a starting server, bounded by the deadline
+    raise TimeoutError(f"{url} did not come up in {deadline_s} s")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    root = tmp_path_factory.mktemp("chainlit_root")  # chainlit writes .chainlit/ here
+    port = free_port()
+    env = {**os.environ, "CHAINLIT_APP_ROOT": str(root)}
+    cmd = [str(CHAINLIT), "run", str(APP), "--headless", "--port", str(port), "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/", proc, 90)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def specs(n, thinking=False):
+    return [RequestSpec(i, f"question {i}", thinking, 16) for i in range(n)]
+
+
+async def test_app_target_times_what_the_browser_sees(app_url):
+    run = await run_closed_loop(AppTarget(app_url, timeout_s=30).send, specs(6), 3)
+    s = summarize(list(run.results), run.elapsed_s, concurrency=3)
+    assert (s.success, s.failed) == (6, 0), s.errors
+    assert 95 <= s.ttft_ms.p50 <= 220
+    assert 12 <= s.itl_ms.p50 <= 35 and s.itl_ms.n == 6 * (scripted.ANSWER_TOKENS - 1)
+    assert 300 <= s.e2e_ms.p50 <= 480
+    assert s.total_output_tokens == 6 * scripted.ANSWER_TOKENS  # words; the greeting is not
+    assert s.socket_events_per_answer >= scripted.ANSWER_TOKENS + 3  # start, tokens, end
+
+
+async def test_think_command_streams_a_reasoning_step_that_counts(app_url):
+    result = await AppTarget(app_url, timeout_s=30).send(specs(1, thinking=True)[0])
+    assert result.success, result.error
+    assert result.chunks == 2 * scripted.ANSWER_TOKENS
+    assert result.output_tokens == 2 * scripted.ANSWER_TOKENS
+
+
+async def test_unreachable_app_is_a_failed_result():
+    result = await AppTarget("http://127.0.0.1:9", timeout_s=5).send(specs(1)[0])
+    assert not result.success and result.error
+
+
+def test_tracker_counts_only_the_answer_to_its_message():
+    t = AnswerTracker(message_id="m", ours={"m"})
+    t.feed("task_end", {}, 0.0)  # the connect-time task_end
+    t.feed("new_message", {"id": "g", "output": "greeting"}, 0.1)
+    t.feed("task_start", {}, 0.2)
+    t.feed("stream_token", {"id": "x", "token": "stray"}, 0.25)  # no stream_start seen
+    t.feed("new_message", {"id": "run", "parentId": "m", "type": "run"}, 0.26)
+    t.feed("task_start", {}, 0.27)  # a second task (on_chat_start) overlaps the answer
+    t.feed("stream_start", {"id": "g2", "parentId": "start-run", "output": "hello"}, 0.28)
+    t.feed("stream_start", {"id": "a", "parentId": "run", "output": "hi"}, 0.3)
+    t.feed("stream_token", {"id": "g2", "token": " again"}, 0.35)
+    t.feed("stream_token", {"id": "a", "token": " you"}, 0.4)
+    t.feed("new_message", {"id": "a", "parentId": "run", "output": "hi you"}, 0.45)
+    t.feed("task_end", {}, 0.46)
+    assert not t.done
+    t.feed("task_end", {}, 0.5)
+    assert t.done and t.arrivals == [0.3, 0.4] and t.text == "hi you"
+
+
+def test_tracker_takes_a_whole_message_when_nothing_streamed():
+    t = AnswerTracker(message_id="m", ours={"m"})
+    for event, data, at in [
+        ("task_start", {}, 0.0),
+        ("new_message", {"id": "run", "parentId": "m", "type": "run", "output": ""}, 0.1),
+        ("new_message", {"id": "a", "parentId": "run", "output": "all at once"}, 0.7),
+        ("task_end", {}, 0.8),
+    ]:
+        t.feed(event, data, at)
+    assert t.arrivals == [0.7] and t.text == "all at once"
+
+
+async def test_compare_runs_direct_and_app_and_reports_the_difference(app_url, tmp_path):
+    out = tmp_path / "compare.json"
+    async with FakeOpenAIServer(Script()) as server:
+        cmd = [
+            sys.executable, "-m", "backend.loadtest", "--compare", "--base-url", server.base_url,
+            "--app-url", app_url, "--endpoint", "chat", "--concurrency", "2",
+            "--num-requests", "4", "--input-len", "16",
+            "--output-len", str(scripted.ANSWER_TOKENS), "--json", str(out),
+        ]  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0, stdout
+    direct, app = json.loads(out.read_text())
+    assert (direct["target"], app["target"]) == ("direct", "app")
+    assert app["total_output_tokens"] == 4 * scripted.ANSWER_TOKENS  # counted by /tokenize
+    cmp = app["comparison"]
+    assert cmp["added_ttft_p50_ms"] == pytest.approx(
+        app["ttft_ms"]["p50"] - direct["ttft_ms"]["p50"]
+    )
+    assert 0.5 < cmp["output_tok_s_ratio"] < 1.5
+    assert cmp["socket_events_per_answer"] >= scripted.ANSWER_TOKENS
