@@ -162,6 +162,7 @@ def plot(rows: Sequence[dict[str, Any]], path: str) -> None:
             ax.axvline(x[knee], color="red", linestyle=":", label=f"knee c={x[knee]}")
     for ax in (top, bottom):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(x, [str(c) for c in x])
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
     fig.suptitle(f"{rows[0]['target']} / {rows[0]['endpoint']}")
