@@ -77,6 +77,11 @@ class ChatClient:
     def __init__(self, config: Config, *, http_client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         timeout = httpx.Timeout(config.stream_timeout_s, connect=config.connect_timeout_s)
+        # One pooled client for every session; the SDK's own errors and ours are httpx's.
+        http_client = http_client or httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+        )
         self._openai = AsyncOpenAI(
             base_url=config.vllm_base_url,
             api_key=config.api_key,
@@ -139,19 +144,13 @@ class ChatClient:
     async def stream(
         self, messages: list[dict[str, str]], settings: SamplingSettings, *, thinking: bool
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        params = settings.request_params()
-        extra_body = {
-            **params.pop("extra_body"),
-            "chat_template_kwargs": {"enable_thinking": thinking},
-        }
         try:
             response = await self._openai.chat.completions.create(
                 model=await self.model_name(),
                 messages=messages,  # type: ignore[arg-type]
                 stream=True,
                 stream_options={"include_usage": True},
-                extra_body=extra_body,
-                **params,
+                **settings.request_params(thinking=thinking),
             )
         except openai.APIError as exc:
             raise server_error(exc, self.config) from exc

@@ -1,0 +1,48 @@
+import json
+
+from backend.config import DEMO_SERVED_NAME, Config
+from backend.launcher import REASONING_CONFIG, ModelChoice, build_command, resolve_model, sizing
+from backend.profiles import FORBIDDEN_FLAGS
+
+
+def test_demo_when_asked_or_unloadable(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert resolve_model(Config(model="demo")).demo
+    offline = resolve_model(Config(), hub_reachable=lambda: False)
+    assert offline.demo and offline.served_name == DEMO_SERVED_NAME
+    assert "unreachable" in offline.reason
+    online = resolve_model(Config(), hub_reachable=lambda: True)
+    assert not online.demo and online.path == "Qwen/Qwen3-4B"
+
+
+def test_cached_or_local_model_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    (tmp_path / "hub" / "models--Qwen--Qwen3-4B").mkdir(parents=True)
+    assert not resolve_model(Config(), hub_reachable=lambda: False).demo
+    local = resolve_model(Config(model=str(tmp_path), served_model_name="mine"))
+    assert (local.path, local.served_name, local.demo) == (str(tmp_path), "mine", False)
+
+
+def test_command_line():
+    config = Config(vllm_api_key="secret", vllm_base_url="http://127.0.0.1:8123/v1")
+    choice = ModelChoice("/m", "served", False)
+    cmd = build_command(config, choice, "cpu", ["--max-model-len", "4096"])
+    assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    joined = " ".join(cmd)
+    assert "--host 127.0.0.1 --port 8123" in joined
+    assert "--reasoning-parser qwen3" in joined
+    assert "--api-key secret" in joined
+    assert "--served-model-name served" in joined
+    config_arg = json.loads(cmd[cmd.index("--reasoning-config") + 1])
+    assert config_arg == REASONING_CONFIG
+    assert config_arg["reasoning_end_str"].endswith("directly now.\n</think>\n\n")
+    for flag in FORBIDDEN_FLAGS:
+        assert flag not in cmd
+
+
+def test_cpu_sizing_uses_the_demo_context_and_low_memory_share():
+    choice = resolve_model(Config(model="demo"))
+    flags, plan = sizing(Config(model="demo"), choice, "cpu")
+    assert flags == ["--max-model-len", "4096", "--gpu-memory-utilization", "0.1"]
+    assert plan["device"] == "cpu" and plan["max_concurrency"] > 1
