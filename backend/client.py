@@ -142,15 +142,22 @@ class ChatClient:
 
     @asynccontextmanager
     async def stream(
-        self, messages: list[dict[str, str]], settings: SamplingSettings, *, thinking: bool
+        self,
+        messages: list[dict[str, str]],
+        settings: SamplingSettings,
+        *,
+        thinking: bool,
+        extra_body: dict[str, Any] | None = None,
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        params = settings.request_params(thinking=thinking)
+        params["extra_body"].update(extra_body or {})
         try:
             response = await self._openai.chat.completions.create(
                 model=await self.model_name(),
                 messages=messages,  # type: ignore[arg-type]
                 stream=True,
                 stream_options={"include_usage": True},
-                **settings.request_params(thinking=thinking),
+                **params,
             )
         except openai.APIError as exc:
             raise server_error(exc, self.config) from exc
@@ -205,11 +212,17 @@ def describe_error(exc: BaseException, config: Config) -> str:
             "(./start.sh starts it) and that VLLM_BASE_URL points at it."
         )
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, openai.APIConnectionError)):
-        return "The connection to the model server broke off mid-answer (the server may have restarted)."
+        return (
+            "The connection to the model server broke off mid-answer "
+            "(the server may have restarted)."
+        )
     if isinstance(exc, openai.AuthenticationError):
         return "The model server refused the API key. Check VLLM_API_KEY."
     if isinstance(exc, openai.NotFoundError):
-        return f"The model server does not serve that model ({_message(exc)}). Check SERVED_MODEL_NAME."
+        return (
+            f"The model server does not serve that model ({_message(exc)}). "
+            "Check SERVED_MODEL_NAME."
+        )
     if isinstance(exc, openai.BadRequestError):
         return f"The model server rejected the request: {_message(exc)}"
     if isinstance(exc, openai.APIStatusError):

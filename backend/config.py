@@ -38,6 +38,8 @@ ENV_NAMES = {
     "LOADING_WAIT_S": "loading_wait_s",
     "CHAT_PASSWORD": "chat_password",
     "CHAT_USERNAME": "chat_username",
+    "RUN_DIR": "run_dir",
+    "STREAM_FLUSH_MS": "stream_flush_ms",
 }
 
 
@@ -66,6 +68,8 @@ class Config(BaseModel):
     loading_wait_s: float = Field(600.0, ge=0)
     chat_password: str = ""
     chat_username: str = "demo"
+    run_dir: str = str(ROOT / ".run")
+    stream_flush_ms: float = Field(50.0, ge=0, le=1000)
 
     @field_validator("vllm_base_url")
     @classmethod

@@ -1,8 +1,9 @@
 """The launcher's status file: how the UI learns that the model is still loading.
 
-The launcher writes ``.run/engine.json`` as it goes (starting → loading → ready, or
-failed / stopped); the chat reads it to say "the model is still loading" instead of
-failing, and to show the launch plan. Missing file = a server the product did not start.
+The launcher writes ``$RUN_DIR/engine.json`` (default ``.run/``) as it goes (starting →
+loading → ready, or failed / stopped); the chat reads it to say "the model is still
+loading" instead of failing, and to show the launch plan. No file: a server started
+elsewhere.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from backend.config import ROOT
+from backend.config import Config
 
-STATUS_PATH = ROOT / ".run" / "engine.json"
 State = Literal["starting", "loading", "ready", "failed", "stopped"]
 
 
@@ -30,16 +30,21 @@ class EngineStatus:
     plan: dict[str, Any] = field(default_factory=dict)
 
 
-def write_status(status: EngineStatus, path: Path = STATUS_PATH) -> None:
+def status_path(config: Config) -> Path:
+    return Path(config.run_dir) / "engine.json"
+
+
+def write_status(config: Config, status: EngineStatus) -> None:
+    path = status_path(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(status)))
     os.replace(tmp, path)  # readers never see half a file
 
 
-def read_status(path: Path = STATUS_PATH) -> EngineStatus | None:
+def read_status(config: Config) -> EngineStatus | None:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(status_path(config).read_text())
         return EngineStatus(**data)
     except (OSError, ValueError, TypeError):
         return None

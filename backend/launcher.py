@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from backend.config import DEMO_MODEL_DIR, DEMO_SERVED_NAME, ROOT, Config
-from backend.engine_status import STATUS_PATH, EngineStatus, write_status
+from backend.engine_status import EngineStatus, write_status
 from backend.profiles import get_profile, profile_args
 
 BUDGET_END_TEXT = (
@@ -89,17 +89,30 @@ def sizing(config: Config, choice: ModelChoice, device: str) -> tuple[list[str],
         util = config.gpu_memory_utilization or CPU_GPU_MEMORY_UTILIZATION
         flags = ["--max-model-len", str(length), "--gpu-memory-utilization", str(util)]
         kv_tokens = int(config.cpu_kvcache_space_gib * 2**30 / _cpu_kv_bytes_per_token(choice))
-        return flags, {"device": "cpu", "max_model_len": length, "kv_cache_tokens": kv_tokens,
-                       "max_concurrency": round(kv_tokens / length, 2)}
+        return flags, {
+            "device": "cpu",
+            "max_model_len": length,
+            "kv_cache_tokens": kv_tokens,
+            "max_concurrency": round(kv_tokens / length, 2),
+        }
     from backend.planner import load_model_spec, recommend_launch
 
     gib = _gpu_memory_gib() or 0.0
     spec = load_model_spec(choice.path if choice.demo else config.model)
-    rec = recommend_launch(spec, gib, preferred_max_model_len=config.max_model_len,
-                           gpu_memory_utilization=config.gpu_memory_utilization or 0.9)
-    flags = ["--max-model-len", str(rec.max_model_len),
-             "--gpu-memory-utilization", str(rec.gpu_memory_utilization),
-             "--max-num-seqs", str(config.max_num_seqs or rec.max_num_seqs)]
+    rec = recommend_launch(
+        spec,
+        gib,
+        preferred_max_model_len=config.max_model_len,
+        gpu_memory_utilization=config.gpu_memory_utilization or 0.9,
+    )
+    flags = [
+        "--max-model-len",
+        str(rec.max_model_len),
+        "--gpu-memory-utilization",
+        str(rec.gpu_memory_utilization),
+        "--max-num-seqs",
+        str(config.max_num_seqs or rec.max_num_seqs),
+    ]
     return flags, {"device": "cuda", "gpu_memory_gib": gib, **rec.to_dict()}
 
 
@@ -118,13 +131,21 @@ def build_command(config: Config, choice: ModelChoice, device: str, sizing_flags
     """The vLLM command line. Later flags win in vLLM's parser: profile over planner."""
     url = urlsplit(config.vllm_base_url)
     cmd = [
-        config.engine_python, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", choice.path,
-        "--served-model-name", choice.served_name,
-        "--host", "127.0.0.1",
-        "--port", str(url.port or 8001),
-        "--reasoning-parser", "qwen3",
-        "--reasoning-config", json.dumps(REASONING_CONFIG),
+        config.engine_python,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        choice.path,
+        "--served-model-name",
+        choice.served_name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(url.port or 8001),
+        "--reasoning-parser",
+        "qwen3",
+        "--reasoning-config",
+        json.dumps(REASONING_CONFIG),
         *sizing_flags,
         *profile_args(get_profile(config.profile), device=device),
     ]
@@ -157,8 +178,13 @@ class Engine:
         log = self.log_path.open("w")
         # Own process group: stop() reaches vLLM's engine-core workers too.
         self.process = subprocess.Popen(
-            self.cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT,
+            self.cmd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=ROOT,
         )
         log.close()
 
@@ -226,5 +252,11 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["Engine", "EngineStatus", "STATUS_PATH", "build_command", "prepare", "resolve_model",
-           "write_status"]
+__all__ = [
+    "Engine",
+    "EngineStatus",
+    "build_command",
+    "prepare",
+    "resolve_model",
+    "write_status",
+]

@@ -1,8 +1,8 @@
 """``python -m backend.launcher``: start.sh's way to run vLLM, with progress on the terminal.
 
-    serve   start vLLM, show loading progress, wait until healthy, run until stopped
-    env     print the resolved choices as shell assignments (SERVED_MODEL_NAME, DEMO_MODEL)
-    command print the vLLM command line that ``serve`` would run
+serve   start vLLM, show loading progress, wait until healthy, run until stopped
+env     print the resolved choices as shell assignments (SERVED_MODEL_NAME, DEMO_MODEL)
+command print the vLLM command line that ``serve`` would run
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ import shlex
 import signal
 import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 
 from rich.console import Console
 
-from backend.config import ROOT, Config, ConfigError
+from backend.config import Config, ConfigError
 from backend.engine_status import EngineStatus, write_status
 from backend.launcher import Engine, engine_env, prepare
 
@@ -47,11 +49,16 @@ def serve(config: Config, timeout_s: float) -> int:
         why = f" ({choice.reason})" if choice.reason else ""
         console.print(f"[bold yellow]Serving the bundled demo model — not Qwen3-4B{why}.[/]")
     console.print(f"Plan ({device}): {plan}")
-    log_path = ROOT / ".run" / "vllm.log"
+    log_path = Path(config.run_dir) / "vllm.log"
     engine = Engine(config, cmd, engine_env(config, device), log_path)
-    status = EngineStatus("starting", model=choice.path, served_model_name=choice.served_name,
-                          demo=choice.demo, plan=plan)
-    write_status(status)
+    status = EngineStatus(
+        "starting",
+        model=choice.path,
+        served_model_name=choice.served_name,
+        demo=choice.demo,
+        plan=plan,
+    )
+    write_status(config, status)
     stopping = False
 
     def _stop(signum, frame):
@@ -63,31 +70,35 @@ def serve(config: Config, timeout_s: float) -> int:
     started = time.monotonic()
     try:
         engine.start()
-        write_status(EngineStatus(**{**status.__dict__, "state": "loading", "pid": engine.process.pid}))
+        status = replace(status, state="loading", pid=engine.process.pid)
+        write_status(config, status)
         with console.status("vLLM: starting") as spinner:
+
             def tick():
                 text = log_path.read_text(errors="replace") if log_path.exists() else ""
                 elapsed = time.monotonic() - started
                 spinner.update(f"vLLM: {_stage(text)} ({elapsed:.0f} s) — log: {log_path}")
+
             ready = engine.wait_ready(timeout_s, on_tick=tick)
         if not ready:
             detail = "vLLM exited during start-up" if not engine.alive() else "start-up timed out"
-            write_status(EngineStatus(**{**status.__dict__, "state": "failed", "detail": detail}))
+            write_status(config, replace(status, state="failed", detail=detail))
             console.print(f"[bold red]{detail}.[/] Last lines of {log_path}:\n{engine.log_tail()}")
             return 1
-        write_status(EngineStatus(**{**status.__dict__, "state": "ready", "pid": engine.process.pid}))
-        console.print(f"[green]vLLM ready in {time.monotonic() - started:.0f} s[/] at {config.vllm_base_url}")
+        write_status(config, replace(status, state="ready"))
+        elapsed_s = time.monotonic() - started
+        console.print(f"[green]vLLM ready in {elapsed_s:.0f} s[/] at {config.vllm_base_url}")
         while engine.alive():
             time.sleep(1.0)
         console.print(f"[bold red]vLLM exited unexpectedly.[/]\n{engine.log_tail()}")
-        write_status(EngineStatus(**{**status.__dict__, "state": "failed", "detail": "vLLM exited"}))
+        write_status(config, replace(status, state="failed", detail="vLLM exited"))
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
         engine.stop()
         if stopping or not engine.alive():
-            write_status(EngineStatus(**{**status.__dict__, "state": "stopped"}))
+            write_status(config, replace(status, state="stopped"))
 
 
 def main(argv: list[str] | None = None) -> int:

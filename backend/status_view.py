@@ -15,7 +15,7 @@ async def status_lines(client: ChatClient) -> list[str]:
     lines = [f"**Model server** `{config.vllm_base_url}`"]
     healthy = await client.healthy()
     lines.append(f"- Health: {'ok' if healthy else 'not answering'}")
-    launcher = read_status()
+    launcher = read_status(config)
     if launcher is not None:
         lines.append(
             f"- Launcher: {launcher.state}" + (f" ({launcher.detail})" if launcher.detail else "")
@@ -38,7 +38,8 @@ async def status_lines(client: ChatClient) -> list[str]:
         lines.append(f"- Metrics unavailable ({type(exc).__name__})")
         return lines
     lines.append(
-        f"- Requests running: {metrics.num_requests_running:g}, waiting: {metrics.num_requests_waiting:g}"
+        f"- Requests running: {metrics.num_requests_running:g}, "
+        f"waiting: {metrics.num_requests_waiting:g}"
     )
     lines.append(f"- KV cache usage: {metrics.kv_cache_usage * 100:.1f}%")
     if metrics.prefix_cache_hit_rate is not None:

@@ -31,7 +31,7 @@ async def run_turn(
 ) -> None:
     settings = settings_state.for_message(mode.thinking)
     history.add_user(mode.text)
-    view = AnswerView()
+    view = AnswerView(interval_s=client.config.stream_flush_ms / 1000)
     try:
         if not await _prepare(client, history, settings, mode):
             history.drop_last_user()
@@ -111,7 +111,7 @@ def _finish_note(view: AnswerView, finish: str | None, max_tokens: int) -> str |
 
 async def _wait_until_ready(client: ChatClient) -> bool:
     """Wait for an unreachable server: long while the launcher reports loading, else briefly."""
-    status = read_status()
+    status = read_status(client.config)
     loading = status is not None and status.state in ("starting", "loading")
     deadline_s = client.config.loading_wait_s if loading else UNREACHABLE_GRACE_S
     notice = None
@@ -130,7 +130,7 @@ async def _wait_until_ready(client: ChatClient) -> bool:
                 notice.content = "The model is ready."
                 await notice.update()
             return True
-        status = read_status()
+        status = read_status(client.config)
         if status is not None and status.state == "failed":
             break
     detail = f" ({status.detail})" if status is not None and status.detail else ""

@@ -69,8 +69,13 @@ class AnswerView:
             return
         if self.step is None:
             self._thinking_since = time.monotonic()
+            parent = cl.context.current_step  # the on_message run, like the answer message
             self.step = cl.Step(
-                name=THINKING_TITLE, type="llm", default_open=True, auto_collapse=True
+                name=THINKING_TITLE,
+                type="llm",
+                parent_id=parent.id if parent else None,
+                default_open=True,
+                auto_collapse=True,
             )
             self.step.start = _now_iso()
             self.step.show_input = False

@@ -27,6 +27,8 @@ ensure_frontend_env() {
 
 ensure_dev_env() {
   ensure_venv .venv requirements-dev.txt
+  # requirements-dev.txt includes requirements.txt: the front end is set up too.
+  touch ".venv/.installed-requirements.txt-$(sha256sum requirements.txt | cut -c1-16)"
 }
 
 has_nvidia_gpu() {

@@ -22,7 +22,9 @@ def test_env_file_then_environment_wins(tmp_path):
 
 
 def test_frozen():
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
         Config().port = 1  # type: ignore[misc]
 
 

@@ -1,0 +1,79 @@
+"""Browser fixtures: start.sh's front end against the session's vLLM, driven by chromium.
+
+start.sh sees a model server already answering at VLLM_BASE_URL and starts only the
+chat, which is exactly the path a user with a running vLLM takes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from backend.config import ROOT
+from support.chat_page import ChatPage
+from support.engine import ARTIFACTS, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def chat_url(vllm_server, tmp_path_factory):
+    port = free_port()
+    env = {
+        **os.environ,
+        "VLLM_BASE_URL": vllm_server.base_url,
+        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
+        "PORT": str(port),
+        "RUN_DIR": str(tmp_path_factory.mktemp("run")),
+    }
+    log = (ARTIFACTS / "start-sh.log").open("w")
+    process = subprocess.Popen(
+        [str(ROOT / "start.sh")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/hybrid-chat/status", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            pytest.fail(f"start.sh exited with {process.returncode}; see artifacts/start-sh.log")
+        time.sleep(0.5)
+    else:
+        pytest.fail("the chat did not come up within 180 s")
+    yield url
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C, as a user would
+    process.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def chat(browser, chat_url, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    chat_page = ChatPage(page, chat_url)
+    chat_page.open()
+    yield chat_page
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()

@@ -1,0 +1,114 @@
+"""The chat in a real browser (Debian's chromium) on the demo model, as a person uses it."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from support.chat_page import ANSWER_TIMEOUT_MS
+from support.engine import ARTIFACTS
+
+
+def test_demo_banner_and_starters(chat):
+    expect(chat.banner()).to_contain_text("demo model — not Qwen3-4B", timeout=15_000)
+    for label in ("Add with carries (think)", "Quick hello"):
+        expect(chat.page.get_by_text(label)).to_be_visible()
+
+
+def test_reasoning_streams_collapses_and_is_titled(chat):
+    chat.send("What is 23 + 45?")
+    # Live: the step is open and titled "Thinking…" while the model reasons.
+    thinking = chat.page.locator('button[id="step-Thinking…"]')
+    expect(thinking).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    chat.page.screenshot(path=str(ARTIFACTS / "reasoning-live.png"))
+    chat.wait_idle()
+    title = chat.step_title()
+    expect(title).to_have_text(re.compile(r"^\s*Thought for \d+\.\d s\s*$"))
+    assert "Used" not in title.inner_text() and "Using" not in title.inner_text()
+    # Collapsed once the answer started.
+    region = chat.reasoning_steps().last.locator('[role="region"]')
+    expect(region).to_have_attribute("data-state", "closed")
+    assert "68" in chat.last_answer_text()
+    expect(chat.user_messages().last.locator(".command-span")).to_have_text("Think")
+
+
+def test_think_off_answers_without_a_step(chat):
+    chat.toggle_think()
+    chat.send("What is 23 + 45?")
+    chat.wait_idle()
+    expect(chat.answers().last).to_contain_text("first token")
+    expect(chat.reasoning_steps()).to_have_count(0)
+    expect(chat.user_messages().last.locator(".command-span")).to_have_text("No think")
+
+
+def test_no_think_suffix_overrides_the_button(chat):
+    chat.send("Hello! /no_think")
+    chat.wait_idle()
+    expect(chat.reasoning_steps()).to_have_count(0)
+    expect(chat.user_messages().last.locator(".command-span")).to_have_text("No think")
+
+
+def test_setting_takes_effect(chat):
+    chat.set_setting("max_tokens", "4")
+    chat.send("What is 487 + 356?")
+    chat.wait_idle()
+    expect(chat.answers().last).to_contain_text("still thinking when it reached the 4-token limit")
+
+
+def test_out_of_range_setting_is_clamped_with_a_note(chat):
+    chat.set_setting("top_k", "5000")
+    expect(chat.answers().last).to_contain_text("top_k 5000 is above 1000; set to 1000")
+
+
+def test_thinking_budget_cut_shows_in_the_step(chat):
+    chat.set_setting("thinking_budget", "6")
+    chat.send("What is 487 + 356?")
+    chat.wait_idle()
+    expect(chat.step_title()).to_contain_text("thinking budget reached")
+    answer = chat.last_answer_text()
+    assert answer.strip() and "first token" in answer
+
+
+def test_stop_keeps_the_partial_answer(chat):
+    chat.set_setting("max_tokens", "3000")
+    chat.send("What is 9876 * 7?")
+    expect(chat.page.locator('button[id="step-Thinking…"]')).to_be_visible(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+    chat.stop()
+    chat.wait_idle()
+    expect(chat.step_title()).to_contain_text("stopped")
+    expect(chat.answers().last).to_contain_text("Stopped.")
+    # The reasoning that arrived is still there when the step is opened.
+    chat.step_title().click()
+    assert chat.reasoning_steps().last.inner_text().strip()
+    # And the chat goes on.
+    chat.send("Hello! /no_think")
+    chat.wait_idle()
+    expect(chat.answers().last).to_contain_text("first token")
+
+
+def test_starter_runs_with_thinking(chat):
+    chat.page.get_by_text("Add with carries (think)").click()
+    chat.wait_idle()
+    expect(chat.step_title()).to_contain_text("Thought for")
+    assert "843" in chat.last_answer_text()
+
+
+def test_stats_line_under_the_answer(chat):
+    chat.send("What is 12 + 30?")
+    chat.wait_idle()
+    stats = chat.answers().last.locator("em, .italic").last
+    expect(stats).to_have_text(
+        re.compile(r"first token \d+ ms · thought \d+\.\d s · .*answer tokens · [\d.]+ tok/s")
+    )
+
+
+def test_status_command(chat):
+    chat.page.locator("#command-button").click()
+    chat.page.get_by_text("Show the model server's status").click()
+    chat.send("now")
+    expect(chat.answers().last).to_contain_text("Health: ok", timeout=30_000)
+    expect(chat.answers().last).to_contain_text("KV cache usage")
+    expect(chat.answers().last).to_contain_text("Requests running")

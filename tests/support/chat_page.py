@@ -1,0 +1,59 @@
+"""A page object for the chat in chromium: what a person does and sees, by selector."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Locator, Page, expect
+
+ANSWER_TIMEOUT_MS = 90_000
+
+
+class ChatPage:
+    def __init__(self, page: Page, url: str):
+        self.page = page
+        self.url = url
+
+    def open(self) -> None:
+        self.page.goto(self.url)
+        expect(self.page.locator("#chat-input")).to_be_visible(timeout=30_000)
+        expect(self.page.locator("#command-Think")).to_be_visible(timeout=30_000)
+
+    # -- composer -------------------------------------------------------------
+    def send(self, text: str) -> None:
+        self.page.locator("#chat-input").fill(text)
+        self.page.locator("#chat-input").press("Enter")
+
+    def toggle_think(self) -> None:
+        self.page.locator("#command-Think").click()
+
+    def stop(self) -> None:
+        self.page.locator("#stop-button").click()
+
+    def wait_idle(self, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
+        """The answer is over when the send button is back (the stop button is gone)."""
+        expect(self.page.locator("#stop-button")).to_have_count(0, timeout=timeout_ms)
+        expect(self.page.locator("#chat-submit")).to_be_visible(timeout=timeout_ms)
+
+    def set_setting(self, field: str, value: str) -> None:
+        self.page.locator("#chat-settings-open-modal").click()
+        box = self.page.locator(f"#{field}")
+        box.fill(value)
+        self.page.get_by_role("button", name="Confirm").click()
+
+    # -- what is on screen ------------------------------------------------------
+    def user_messages(self) -> Locator:
+        return self.page.locator('[data-step-type="user_message"]')
+
+    def reasoning_steps(self) -> Locator:
+        return self.page.locator('[data-step-type="llm"]')
+
+    def step_title(self, index: int = -1) -> Locator:
+        return self.reasoning_steps().nth(index).locator('button[id^="step-"]').first
+
+    def answers(self) -> Locator:
+        return self.page.locator('[data-step-type="assistant_message"] .message-content')
+
+    def last_answer_text(self) -> str:
+        return self.answers().last.inner_text()
+
+    def banner(self) -> Locator:
+        return self.page.locator("#model-banner")
