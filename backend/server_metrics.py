@@ -39,6 +39,13 @@ class ServerMetrics:
     model_name: str | None
     prefix_cache_hits: int = 0
     prefix_cache_queries: int = 0
+    kv_cache_tokens: int | None = None  # num_gpu_blocks x block_size, from cache_config_info
+
+    def max_concurrency(self, max_model_len: int) -> float | None:
+        """Full-length requests the KV cache holds at once (vLLM's "Maximum concurrency")."""
+        if not self.kv_cache_tokens or max_model_len <= 0:
+            return None
+        return self.kv_cache_tokens / max_model_len
 
 
 def metrics_url(base_url: str) -> str:
@@ -52,16 +59,27 @@ def metrics_url(base_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def _collect(text: str) -> tuple[dict[str, list[float]], str | None]:
-    """Sample values keyed by sample name (counters keep their ``_total``)."""
+def _collect(text: str) -> tuple[dict[str, list[float]], str | None, int | None]:
+    """Sample values keyed by sample name (counters keep their ``_total``), the model name
+    and the KV cache size in tokens (from the labels of ``vllm:cache_config_info``)."""
     values: dict[str, list[float]] = defaultdict(list)
     model_name = None
+    kv_tokens = None
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             values[sample.name].append(sample.value)
             if model_name is None and sample.name.startswith("vllm:"):
                 model_name = sample.labels.get("model_name")
-    return values, model_name
+            if sample.name == "vllm:cache_config_info":
+                kv_tokens = _kv_tokens(sample.labels) or kv_tokens
+    return values, model_name, kv_tokens
+
+
+def _kv_tokens(labels: dict[str, str]) -> int | None:
+    try:
+        return int(labels["num_gpu_blocks"]) * int(labels["block_size"])
+    except (KeyError, ValueError):
+        return None
 
 
 def _total(values: dict[str, list[float]], name: str) -> float:
@@ -70,7 +88,7 @@ def _total(values: dict[str, list[float]], name: str) -> float:
 
 def parse_metrics(text: str) -> ServerMetrics:
     """Parse vLLM's ``/metrics`` text. Unknown or absent series read as zero."""
-    values, model_name = _collect(text)
+    values, model_name, kv_tokens = _collect(text)
     kv_samples = next((values[n] for n in _KV_USAGE_NAMES if values.get(n)), [])
     hits = _total(values, "vllm:prefix_cache_hits_total")
     queries = _total(values, "vllm:prefix_cache_queries_total")
@@ -83,6 +101,7 @@ def parse_metrics(text: str) -> ServerMetrics:
         model_name=model_name,
         prefix_cache_hits=int(hits),
         prefix_cache_queries=int(queries),
+        kv_cache_tokens=kv_tokens,
     )
 
 

@@ -45,11 +45,14 @@ async def status_lines(client: ChatClient) -> list[str]:
     if metrics.prefix_cache_hit_rate is not None:
         lines.append(f"- Prefix cache hit rate: {metrics.prefix_cache_hit_rate * 100:.1f}%")
     lines.append(f"- Preemptions so far: {metrics.num_preemptions:g}")
+    if info.max_model_len and (capacity := metrics.max_concurrency(info.max_model_len)):
+        lines.append(
+            f"- Capacity: {metrics.kv_cache_tokens:,} KV-cache tokens = {capacity:.1f} "
+            f"requests of {info.max_model_len:,} tokens at once"
+        )
     plan = launcher.plan if launcher else {}
     if plan.get("max_concurrency"):
-        lines.append(
-            f"- Planned capacity: {plan['max_concurrency']:.1f} full-length requests at once"
-        )
+        lines.append(f"- Planned at launch: {plan['max_concurrency']:.1f} full-length requests")
     return lines
 
 

@@ -20,6 +20,7 @@ def test_parses_a_vllm_sample():
         model_name="Qwen/Qwen3-0.6B",
         prefix_cache_hits=10240,
         prefix_cache_queries=40960,
+        kv_cache_tokens=7281 * 16,
     )
 
 
@@ -85,3 +86,17 @@ async def test_fetch_raises_on_http_errors():
     async with httpx.AsyncClient(transport=transport) as client:
         with pytest.raises(httpx.HTTPStatusError):
             await fetch_server_metrics("http://x:1", client=client)
+
+
+def test_kv_cache_tokens_and_max_concurrency_from_cache_config_info():
+    from backend.server_metrics import parse_metrics
+
+    text = (
+        "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n"
+        "# TYPE vllm:cache_config_info gauge\n"
+        'vllm:cache_config_info{block_size="16",num_gpu_blocks="27906"} 1.0\n'
+    )
+    metrics = parse_metrics(text)
+    assert metrics.kv_cache_tokens == 446_496
+    assert round(metrics.max_concurrency(10_000), 2) == 44.65
+    assert parse_metrics("").max_concurrency(10_000) is None
