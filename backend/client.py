@@ -58,7 +58,8 @@ class ServerError(Exception):
 
 
 def server_error(exc: BaseException, config: Config) -> ServerError:
-    unreachable = (
+    # A connect timeout, like a refused connection, means nothing reached the server.
+    unreachable = isinstance(exc.__cause__, httpx.ConnectTimeout) or (
         isinstance(exc, openai.APIConnectionError)
         and not isinstance(exc, openai.APITimeoutError)
         and not isinstance(exc.__cause__, httpx.RemoteProtocolError)
@@ -199,6 +200,12 @@ def _usage(usage: Any) -> Usage:
 def describe_error(exc: BaseException, config: Config) -> str:
     """One or two plain sentences for the chat: what happened and what to check."""
     url = config.vllm_base_url
+    if isinstance(exc, httpx.ConnectTimeout) or isinstance(exc.__cause__, httpx.ConnectTimeout):
+        return (
+            f"The model server at {url} did not accept a connection within "
+            f"{config.connect_timeout_s:g} s. Check that vLLM is running and not overloaded "
+            "(CONNECT_TIMEOUT_S sets this limit)."
+        )
     if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
         return (
             f"The model server stopped sending for {config.stream_timeout_s:g} s, so the answer "
@@ -213,8 +220,8 @@ def describe_error(exc: BaseException, config: Config) -> str:
         )
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, openai.APIConnectionError)):
         return (
-            "The connection to the model server broke off mid-answer "
-            "(the server may have restarted)."
+            "The connection to the model server broke off mid-answer, so the answer is "
+            "incomplete (the server may have stopped or restarted)."
         )
     if isinstance(exc, openai.AuthenticationError):
         return "The model server refused the API key. Check VLLM_API_KEY."
