@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import chainlit as cl
+from chainlit.chat_context import chat_contexts
 
 from backend import routes
 from backend.client import ChatClient
@@ -117,8 +118,10 @@ async def handle_message(message: cl.Message) -> None:
 
 
 async def end_chat() -> None:
-    # Chainlit keeps a session's objects until it times out; free ours now.
+    # Chainlit keeps a session's objects until it times out; free ours now, and its list
+    # of the session's messages (chat_context), which Chainlit 2.12 never frees at all.
     cl.user_session.set("chat", None)
+    chat_contexts.pop(cl.context.session.id, None)
 
 
 def auth_enabled() -> bool:
