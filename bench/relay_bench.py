@@ -1,0 +1,298 @@
+"""What the chat front end costs: the same workload direct to the model server and through
+Chainlit, at several concurrency levels, with the stream flush interval off and on.
+
+For each server (``fast``: bench/scripted_server.py at 2,500 tokens/s per stream; ``vllm``:
+the CPU build serving the demo model) and each ``STREAM_FLUSH_MS`` (0 = one socket event per
+token, and the default 50), it starts ``chainlit run app.py`` against that server, then runs
+every level direct and then through the app with the load tester's own machinery
+(``backend.loadtest``), reading the Chainlit process's CPU time from ``/proc`` around each
+app level. The direct requests are the ones the app sends (the product's sampling settings,
+no ``max_tokens``, no ``ignore_eos``) and their delivered text is counted by ``/tokenize`` as
+the app's is, so both sides measure the same thing.
+
+    .venv/bin/python -m bench.relay_bench --servers fast,vllm --flush-ms 0,50 \
+        --concurrency 1,16,64 --json bench/results/relay.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.loadtest import cli, report
+from backend.loadtest.direct import DirectTarget, make_client, timed_result
+from backend.loadtest.metrics import RequestResult
+from backend.loadtest.workload import RequestSpec
+from backend.settings import SettingsState
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = ROOT / ".venv" / "bin" / "python"
+CHAINLIT = ROOT / ".venv" / "bin" / "chainlit"
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_S
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (vLLM runs its engine in a child)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        here = todo.pop()
+        with contextlib.suppress(OSError):
+            total += cpu_s(here)
+        todo += children.get(here, [])
+    return total
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen | None, limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)  # polling a starting server, bounded by the deadline
+    raise TimeoutError(f"{url} not up within {limit_s} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextlib.contextmanager
+def scripted_server(extra: list[str]) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    cmd = [str(PYTHON), "-m", "bench.scripted_server", "--port", str(port), *extra]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", proc, 30)
+        yield f"http://127.0.0.1:{port}/v1", proc.pid
+    finally:
+        stop(proc)
+
+
+@contextlib.contextmanager
+def vllm_server() -> Iterator[tuple[str, int]]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.engine import engine_config, start_engine
+
+    config = engine_config(free_port(), vllm_api_key="")
+    engine = start_engine(config, "relay-bench-vllm.log")
+    try:
+        yield config.vllm_base_url, engine.process.pid
+    finally:
+        engine.stop()
+
+
+@contextlib.contextmanager
+def chat_app(base_url: str, flush_ms: float) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as run_dir:
+        env = {
+            **os.environ,
+            "VLLM_BASE_URL": base_url,
+            "VLLM_API_KEY": "",
+            "RUN_DIR": run_dir,
+            "STREAM_FLUSH_MS": f"{flush_ms:g}",
+        }
+        cmd = [str(CHAINLIT), "run", "app.py", "--headless", "--port", str(port)]
+        cmd += ["--host", "127.0.0.1"]
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_http(f"http://127.0.0.1:{port}/", proc, 90)
+            yield f"http://127.0.0.1:{port}", proc.pid
+        finally:
+            stop(proc)
+
+
+class AppLikeDirect(DirectTarget):
+    """The request the app sends (its sampling defaults, no max_tokens, no ignore_eos),
+    with the delivered text counted like the app target counts it."""
+
+    def __init__(self, client: Any, model: str, count_text: Any):
+        super().__init__(client, model, "chat")
+        self.count_text = count_text
+
+    async def _open(self, spec: RequestSpec) -> Any:
+        params = SettingsState().for_message(spec.thinking).request_params(thinking=spec.thinking)
+        return await self.client.chat.completions.create(
+            model=self.model,
+            messages=[{"role": "user", "content": spec.prompt}],
+            stream=True,
+            stream_options={"include_usage": True},
+            **params,
+        )
+
+    async def send(self, spec: RequestSpec) -> RequestResult:
+        start = time.perf_counter()
+        arrivals: list[float] = []
+        texts: list[str] = []
+        try:
+            async with await self._open(spec) as stream:
+                async for chunk in stream:
+                    now = time.perf_counter()
+                    if text := _chunk_text(chunk):
+                        arrivals.append(now)
+                        texts.append(text)
+        except Exception as exc:  # a RequestResult never raises
+            return RequestResult(False, start, error=type(exc).__name__, thinking=spec.thinking)
+        text = "".join(texts)
+        tokens = await self.count_text(text) if text else None
+        prompt = spec.prompt_tokens or 0
+        return timed_result(start, arrivals, tokens or len(text.split()), prompt, spec.thinking)
+
+
+def _chunk_text(chunk: Any) -> str:
+    if not chunk.choices or chunk.choices[0].delta is None:
+        return ""
+    delta = chunk.choices[0].delta
+    reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+    return (reasoning or "") + (delta.content or "")
+
+
+class BenchRunner(cli.Runner):
+    def _target(self, name: str, pool: int) -> Any:
+        if name == "app":
+            return super()._target(name, pool)
+        client = make_client(self.args.base_url, self.args.api_key, pool, self.args.timeout)
+        return AppLikeDirect(client, self.model or "", self.tokenizer.count_text)
+
+
+async def run_levels(
+    args: argparse.Namespace, app_pid: int, server_pid: int, flush_ms: float, server: str
+) -> list[dict[str, Any]]:
+    model = await cli.resolve_model(args)
+    rows: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        runner = BenchRunner(args, model, http)
+        for i, concurrency in enumerate(args.concurrency):
+            level = cli.LevelSpec(concurrency, None)
+            pair = []
+            for j, target in enumerate(("direct", "app")):
+                before = (cpu_s(app_pid), tree_cpu_s(server_pid), time.process_time())
+                wall = time.perf_counter()
+                row = await runner.level(level, target, args.seed + 7919 * i + 104729 * j)
+                wall = time.perf_counter() - wall  # warmup included, as in the CPU times
+                after = (cpu_s(app_pid), tree_cpu_s(server_pid), time.process_time())
+                app_s, server_s, loadgen_s = (b - a for a, b in zip(before, after, strict=True))
+                row["cpu"] = {  # warmup answers included on both sides of the division
+                    "app_s": app_s,
+                    "app_s_per_answer": app_s / max(row["success"] + args.warmup, 1),
+                    "app_core_pct": 100 * app_s / wall,
+                    "server_core_pct": 100 * server_s / wall,
+                    "loadgen_core_pct": 100 * loadgen_s / wall,
+                }
+                row["server_kind"], row["flush_ms"] = server, flush_ms
+                pair.append(row)
+            pair[1]["comparison"] = report.compare(pair[0], pair[1])
+            rows += pair
+            _say(pair[1])
+    return rows
+
+
+def _say(row: dict[str, Any]) -> None:
+    c, cpu = row["comparison"], row["cpu"]
+    print(
+        f"{row['server_kind']:5} flush={row['flush_ms']:g} c={row['concurrency']:<3} "
+        f"+TTFT p50 {c['added_ttft_p50_ms']:+.1f} p99 {c['added_ttft_p99_ms']:+.1f} ms  "
+        f"tok/s ratio {c['output_tok_s_ratio']:.3f}  events/answer "
+        f"{c['socket_events_per_answer']:.0f}  app CPU {cpu['app_s_per_answer'] * 1000:.1f} "
+        f"ms/answer ({cpu['app_core_pct']:.0f}% core)",
+        flush=True,
+    )
+
+
+def level_args(base_url: str, server: str, ns: argparse.Namespace, app_url: str) -> Any:
+    out_len = "1000" if server == "fast" else "64"
+    argv = ["--base-url", base_url, "--app-url", app_url, "--endpoint", "chat",
+            "--concurrency", ns.concurrency, "--input-len", "32", "--output-len", out_len,
+            "--think-ratio", "0.5", "--warmup", "2", "--timeout", "300",
+            "--metrics-interval", "5"]  # fmt: skip
+    args = cli.parse_args(argv)
+    args.requests_per_user = ns.requests_per_user
+    return args
+
+
+async def bench_server(server: str, ns: argparse.Namespace) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    starter = scripted_server(ns.fast_server_args.split()) if server == "fast" else vllm_server()
+    with starter as (base_url, server_pid):
+        for flush_ms in ns.flush_ms:
+            with chat_app(base_url, flush_ms) as (app_url, app_pid):
+                args = level_args(base_url, server, ns, app_url)
+                for c in args.concurrency:
+                    args.num_requests = max(8, ns.requests_per_user * c)
+                    one = argparse.Namespace(**{**vars(args), "concurrency": [c]})
+                    one.seed = 1000 * c + int(flush_ms)  # fresh prompts: no prefix-cache hits
+                    rows += await run_levels(one, app_pid, server_pid, flush_ms, server)
+    return rows
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.relay_bench", description=__doc__)
+    p.add_argument("--servers", default="fast,vllm")
+    p.add_argument("--flush-ms", default="0,50")
+    p.add_argument("--concurrency", default="1,16,64")
+    p.add_argument("--requests-per-user", type=int, default=2, help="per level: max(8, n·C)")
+    p.add_argument(
+        "--fast-server-args",
+        default="--token-interval-ms 0.4 --tokens-per-chunk 4 --first-token-ms 20",
+    )
+    p.add_argument("--json", dest="json_path", default="bench/results/relay.json")
+    ns = p.parse_args(argv)
+    ns.flush_ms = [float(x) for x in ns.flush_ms.split(",")]
+    return ns
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = parse_args(argv)
+    rows: list[dict[str, Any]] = []
+    for server in ns.servers.split(","):
+        rows += asyncio.run(bench_server(server, ns))
+        Path(ns.json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(ns.json_path).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0 if all(r["success"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
