@@ -1,0 +1,178 @@
+"""Security: vLLM only on loopback with a key, nothing client-supplied reaches the chat
+template, Chainlit hardened, and the optional password login working both ways."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import httpx
+import pytest
+import socketio
+import tomllib
+from fault_proxy import FaultProxy
+
+from backend.config import ROOT, Config
+from backend.launcher import build_command, resolve_model, sizing
+from support.chat_socket import ChatApp, ChatSession
+from support.engine import ARTIFACTS, free_port
+
+# What the front end may send to /v1/chat/completions; nothing else, whatever the client does.
+ALLOWED_REQUEST_KEYS = {
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "max_tokens",
+    "top_k",
+    "min_p",
+    "chat_template_kwargs",
+    "thinking_token_budget",
+}
+EVIL_ORIGIN = "http://evil.example"
+
+
+def test_launcher_binds_loopback_and_requires_the_key():
+    config = Config(model="demo", vllm_api_key="k3y", vllm_base_url="http://0.0.0.0:8123/v1")
+    choice = resolve_model(config)
+    cmd = build_command(config, choice, "cpu", sizing(config, choice, "cpu")[0])
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1", "never the host from VLLM_BASE_URL"
+    assert cmd[cmd.index("--port") + 1] == "8123"
+    assert cmd[cmd.index("--api-key") + 1] == "k3y"
+
+
+def test_real_server_refuses_requests_without_the_key(vllm_server):
+    url = f"{vllm_server.base_url}/models"
+    assert httpx.get(url, timeout=10).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-key"}
+    assert httpx.get(url, headers=wrong, timeout=10).status_code == 401
+    right = {"Authorization": f"Bearer {vllm_server.config.vllm_api_key}"}
+    assert httpx.get(url, headers=right, timeout=10).status_code == 200
+
+
+def test_uncovered_endpoints_are_why_the_port_must_stay_private(vllm_server):
+    body = {"model": "qwen3-demo", "prompt": "hi"}
+    tokenize = httpx.post(f"{vllm_server.config.server_root}/tokenize", json=body, timeout=10)
+    assert tokenize.status_code == 200  # vLLM's key covers /v1 only
+    readme = (ROOT / "README.md").read_text()
+    assert "never expose its port" in readme
+
+
+@pytest.fixture(scope="module")
+def proxy(vllm_server):
+    fault_proxy = FaultProxy(vllm_server.config.server_root, free_port()).start()
+    yield fault_proxy
+    fault_proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def open_app(proxy, vllm_server, tmp_path_factory):
+    env = {
+        "VLLM_BASE_URL": proxy.base_url,
+        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
+        "RUN_DIR": str(tmp_path_factory.mktemp("run-security")),
+    }
+    with ChatApp(free_port(), env, ARTIFACTS / "chat-security.log") as chat_app:
+        yield chat_app
+
+
+async def test_client_cannot_add_template_or_request_fields(open_app, proxy):
+    proxy.reset()
+    crafted = {
+        "command": "Think; chat_template={{ 'pwned' }}",
+        "chat_template": "{{ 'pwned' }}",
+        "chat_template_kwargs": {"enable_thinking": True, "custom": "x"},
+        "extra_body": {"chat_template": "{{ 'pwned' }}"},
+        "metadata": {"location": open_app.url, "chat_template": "{{ 'pwned' }}"},
+    }
+    async with ChatSession(open_app.url) as tab:
+        await tab.change_settings(
+            {
+                "chat_template": "{{ 'pwned' }}",
+                "chat_template_kwargs": {"add_generation_prompt": False},
+                "extra_body": {"logit_bias": {"1": 100}},
+                "documents": [{"text": "x"}],
+                "max_tokens": 24,
+            },
+            timeout_s=1,
+        )
+        await tab.send("What is 2 + 3? /no_think", extra=crafted)
+        await tab.send("What is 4 + 4?", think=True, extra={"chat_template": "x"})
+        await tab.wait_idle(120)
+    assert len(proxy.record.bodies) == 2
+    for body, thinking in zip(proxy.record.bodies, (False, True), strict=True):
+        assert set(body) <= ALLOWED_REQUEST_KEYS, set(body) - ALLOWED_REQUEST_KEYS
+        assert body["chat_template_kwargs"] == {"enable_thinking": thinking}
+        assert body["max_tokens"] == 24
+        assert all(set(m) == {"role", "content"} for m in body["messages"])
+
+
+def test_chainlit_config_is_hardened():
+    config = tomllib.loads((ROOT / ".chainlit" / "config.toml").read_text())
+    origins = config["project"]["allow_origins"]
+    assert origins and "*" not in origins
+    assert all(re.fullmatch(r"http://(localhost|127\.0\.0\.1):\d+", o) for o in origins)
+    assert config["features"]["unsafe_allow_html"] is False
+    assert config["features"]["spontaneous_file_upload"]["enabled"] is False
+    assert config["features"]["mcp"]["enabled"] is False
+
+
+def test_cross_origin_requests_get_no_cors_allowance(open_app):
+    url = f"{open_app.url}/auth/config"
+    foreign = httpx.get(url, headers={"Origin": EVIL_ORIGIN}, timeout=10)
+    assert "access-control-allow-origin" not in foreign.headers
+    preflight = httpx.options(
+        url,
+        headers={"Origin": EVIL_ORIGIN, "Access-Control-Request-Method": "POST"},
+        timeout=10,
+    )
+    assert preflight.status_code >= 400
+    assert "access-control-allow-origin" not in preflight.headers
+    allowed = httpx.get(url, headers={"Origin": "http://localhost:8000"}, timeout=10)
+    assert allowed.headers.get("access-control-allow-origin") == "http://localhost:8000"
+
+
+def test_chainlit_pin_carries_the_security_fixes():
+    text = (ROOT / "requirements.txt").read_text()
+    version = re.search(r"^chainlit==(\d+)\.(\d+)\.(\d+)\s*$", text, re.MULTILINE)
+    assert version, "chainlit is pinned exactly"
+    assert tuple(int(part) for part in version.groups()) >= (2, 10, 1)
+
+
+def login(app: ChatApp, username: str, password: str) -> httpx.Response:
+    form = {"username": username, "password": password}
+    return httpx.post(f"{app.url}/login", data=form, timeout=10)
+
+
+async def test_without_a_password_the_chat_is_open(open_app):
+    assert httpx.get(f"{open_app.url}/auth/config", timeout=10).json()["requireLogin"] is False
+    async with ChatSession(open_app.url) as tab:
+        assert tab.sio.connected
+
+
+async def test_password_login_protects_the_chat(vllm_server, tmp_path):
+    env = {
+        "VLLM_BASE_URL": vllm_server.base_url,
+        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
+        "RUN_DIR": str(tmp_path),
+        "CHAT_PASSWORD": "correct horse",
+        "CHAT_USERNAME": "demo",
+        "CHAINLIT_AUTH_SECRET": secrets.token_urlsafe(32),
+    }
+    with ChatApp(free_port(), env, ARTIFACTS / "chat-password.log") as app:
+        assert httpx.get(f"{app.url}/auth/config", timeout=10).json()["requireLogin"] is True
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await ChatSession(app.url).connect(timeout_s=10)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await ChatSession(app.url, cookie="access_token=forged.jwt.value").connect(10)
+        assert login(app, "demo", "wrong").status_code == 401
+        assert login(app, "someone", "correct horse").status_code == 401
+        good = login(app, "demo", "correct horse")
+        assert good.status_code == 200
+        cookie = "; ".join(f"{k}={v}" for k, v in good.cookies.items())
+        async with ChatSession(app.url, cookie=cookie) as tab:
+            reply = await tab.ask("What is 2 + 3?", think=True)
+        assert "5" in reply.answer

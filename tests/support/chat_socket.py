@@ -1,0 +1,300 @@
+"""Drive the chat the way a browser does: Chainlit 2.12's socket.io protocol.
+
+`ChatApp` runs ``chainlit run app.py --headless`` with a given environment (its own process
+group, stopped with it). `ChatSession` is one browser tab: it connects with the front end's
+auth payload, sends typed messages and settings, presses Stop, and keeps what its user would
+see — every message and step with its final content (streamed tokens applied in order). The
+handshake is the one documented in docs/loadtest.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import socketio
+
+from backend.config import ROOT
+
+CHAINLIT = ROOT / ".venv" / "bin" / "chainlit"
+APP_START_LIMIT_S = 120.0
+
+
+class ChatApp:
+    """The Chainlit front end on ``port``; ``env`` is added to (and wins over) os.environ."""
+
+    def __init__(self, port: int, env: dict[str, str], log_path: Path):
+        self.port = port
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ChatApp:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [str(CHAINLIT), "run", "app.py", "--headless", "--host", "127.0.0.1"]
+                + ["--port", str(self.port)],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + APP_START_LIMIT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"chainlit exited; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/auth/config", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"chainlit did not answer within {APP_START_LIMIT_S:g} s")
+
+    def rss_kib(self) -> int:
+        """Resident memory of the front end's process, from /proc."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def __enter__(self) -> ChatApp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class Shown:
+    """One message or step as the user sees it once the events settle."""
+
+    id: str
+    type: str  # assistant_message, llm (the reasoning step), run, …
+    author: str
+    content: str
+    parent_id: str | None = None
+    is_error: bool = False
+    versions: list[str] = field(default_factory=list)  # each text it showed, in order
+
+
+@dataclass
+class Reply:
+    items: list[Shown]
+
+    @property
+    def notes(self) -> list[str]:
+        """Messages from the chat itself (empty message, queueing, loading, context…)."""
+        return [i.content for i in self.items if i.author == "Chat"]
+
+    @property
+    def answers(self) -> list[Shown]:
+        return [
+            i
+            for i in self.items
+            if i.type == "assistant_message" and i.author != "Chat" and not i.is_error
+        ]
+
+    @property
+    def answer(self) -> str:
+        """The last answer message: the model's text plus any italic note under it."""
+        return self.answers[-1].content if self.answers else ""
+
+    @property
+    def reasoning(self) -> list[str]:
+        return [i.content for i in self.items if i.type == "llm"]
+
+    @property
+    def errors(self) -> list[str]:
+        return [i.content for i in self.items if i.is_error]
+
+    def notes_shown(self) -> list[str]:
+        """Every text a chat note showed, including ones later replaced."""
+        return [v for i in self.items if i.author == "Chat" for v in i.versions]
+
+    def text(self) -> str:
+        return "\n".join(i.content for i in self.items)
+
+
+@dataclass
+class ChatSession:
+    """One browser tab. Use ``async with ChatSession(url) as tab``."""
+
+    url: str
+    cookie: str = ""
+    shown: dict[str, Shown] = field(default_factory=dict)
+    depth: int = 0
+    tasks_ended: int = 0
+    sent: int = 0
+    events: list[str] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    sio: socketio.AsyncClient | None = None
+
+    async def __aenter__(self) -> ChatSession:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self, timeout_s: float = 30.0) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio.on("*", self._on_event)
+        auth = {
+            "clientType": "webapp",
+            "sessionId": str(uuid.uuid4()),
+            "threadId": "",
+            "userEnv": "{}",
+            "chatProfile": "",
+        }
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        await self.sio.connect(
+            self.url,
+            auth=auth,
+            headers=headers,
+            transports=["websocket"],
+            socketio_path="/ws/socket.io",
+            wait_timeout=timeout_s,
+        )
+        await self.sio.emit("connection_successful")
+
+    async def close(self) -> None:
+        if self.sio is None:
+            return
+        try:
+            if self.sio.connected:
+                await self.sio.emit("clear_session")  # a closed tab: the server drops it now
+            await self.sio.disconnect()
+        except Exception:  # a socket the server already dropped
+            pass
+
+    async def _on_event(self, event: str, data: Any = None) -> None:
+        self.events.append(event)
+        data = data if isinstance(data, dict) else {}
+        if event == "task_start":
+            self.depth += 1
+        elif event == "task_end" and self.depth > 0:  # connecting sends an unmatched end
+            self.depth -= 1
+            self.tasks_ended += 1
+        elif event in ("new_message", "update_message", "stream_start"):
+            self._step(data)
+        elif event == "stream_token":
+            self._token(data)
+        self._changed.set()
+
+    def _step(self, data: dict[str, Any]) -> None:
+        step_id = str(data.get("id"))
+        item = self.shown.get(step_id) or Shown(step_id, "", "", "")
+        item.type = data.get("type") or item.type
+        item.author = data.get("name") or item.author
+        item.parent_id = data.get("parentId") or item.parent_id
+        item.is_error = bool(data.get("isError")) or item.is_error
+        if data.get("output") is not None:
+            item.content = data["output"]
+            if not item.versions or item.versions[-1] != item.content:
+                item.versions.append(item.content)
+        self.shown[step_id] = item
+
+    def _token(self, data: dict[str, Any]) -> None:
+        item = self.shown.get(str(data.get("id")))
+        if item is None or data.get("isInput"):
+            return
+        token = data.get("token") or ""
+        item.content = token if data.get("isSequence") else item.content + token
+
+    def mark(self) -> int:
+        return len(self.shown)
+
+    def since(self, mark: int) -> Reply:
+        return Reply([i for i in list(self.shown.values())[mark:] if i.type != "user_message"])
+
+    async def send(
+        self, text: str, *, think: bool = False, extra: dict[str, Any] | None = None
+    ) -> str:
+        """Send a typed message as the composer does; returns its id (does not wait)."""
+        assert self.sio is not None
+        message: dict[str, Any] = {
+            "threadId": "",
+            "id": str(uuid.uuid4()),
+            "name": "User",
+            "type": "user_message",
+            "output": text,
+            "createdAt": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "metadata": {"location": self.url},
+        }
+        if think:
+            message["command"] = "Think"
+        message.update(extra or {})
+        self.sent += 1
+        await self.sio.emit("client_message", {"message": message, "fileReferences": []})
+        return message["id"]
+
+    async def ask(self, text: str, *, think: bool = False, timeout_s: float = 120.0) -> Reply:
+        """Send and wait until the answer is complete; what appeared meanwhile."""
+        mark = self.mark()
+        await self.send(text, think=think)
+        await self.wait_idle(timeout_s)
+        return self.since(mark)
+
+    async def wait_for(self, predicate, timeout_s: float) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not predicate():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError(f"no such state within {timeout_s:g} s; events: {self.tail()}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    async def wait_idle(self, timeout_s: float = 120.0) -> None:
+        """Every message sent so far has been answered (its task ended)."""
+        await self.wait_for(lambda: self.tasks_ended >= self.sent and self.depth == 0, timeout_s)
+
+    async def change_settings(self, values: dict[str, Any], timeout_s: float = 10.0) -> Reply:
+        """Submit the settings panel; the note it causes, if any (waits briefly for one)."""
+        assert self.sio is not None
+        mark = self.mark()
+        await self.sio.emit("chat_settings_change", values)
+        try:
+            await self.wait_for(lambda: self.mark() > mark, timeout_s)
+        except TimeoutError:
+            pass
+        return self.since(mark)
+
+    async def stop(self) -> None:
+        """The Stop button."""
+        assert self.sio is not None
+        await self.sio.emit("stop")
+
+    def tail(self, n: int = 12) -> list[str]:
+        return self.events[-n:]
