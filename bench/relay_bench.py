@@ -268,8 +268,30 @@ async def bench_server(server: str, ns: argparse.Namespace) -> list[dict[str, An
     return rows
 
 
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """One line per server × flush × concurrency, from the app rows and their direct pair."""
+    head = (
+        "| server | flush ms | C | +TTFT p50 / p99 ms | direct tok/s | app tok/s | app/direct "
+        "| events/answer | front-end CPU ms/answer | front-end % core | load gen % core |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for direct, app in zip(rows[::2], rows[1::2], strict=True):
+        c, cpu = app["comparison"], app["cpu"]
+        lines.append(
+            f"| {app['server_kind']} | {app['flush_ms']:g} | {app['concurrency']} "
+            f"| {c['added_ttft_p50_ms']:+.1f} / {c['added_ttft_p99_ms']:+.1f} "
+            f"| {direct['output_tok_s']:.0f} | {app['output_tok_s']:.0f} "
+            f"| {100 * c['output_tok_s_ratio']:.1f}% | {c['socket_events_per_answer']:.0f} "
+            f"| {1000 * cpu['app_s_per_answer']:.1f} | {cpu['app_core_pct']:.0f}% "
+            f"| {direct['cpu']['loadgen_core_pct']:.0f}% / {cpu['loadgen_core_pct']:.0f}% |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.relay_bench", description=__doc__)
+    p.add_argument("--table", nargs="+", metavar="JSON", help="only print results as markdown")
     p.add_argument("--servers", default="fast,vllm")
     p.add_argument("--flush-ms", default="0,50")
     p.add_argument("--concurrency", default="1,16,64")
@@ -286,6 +308,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     ns = parse_args(argv)
+    if ns.table:
+        print(markdown_table([r for path in ns.table for r in json.loads(Path(path).read_text())]))
+        return 0
     rows: list[dict[str, Any]] = []
     for server in ns.servers.split(","):
         rows += asyncio.run(bench_server(server, ns))
