@@ -114,6 +114,12 @@ class ChatClient:
     async def model_name(self) -> str:
         return (await self.model_info()).id
 
+    async def _model_name_or_raise(self) -> str:
+        try:
+            return await self.model_name()
+        except (openai.APIError, httpx.HTTPError) as exc:
+            raise server_error(exc, self.config) from exc
+
     async def healthy(self) -> bool:
         try:
             response = await self.http.get(f"{self.config.server_root}/health", timeout=2.0)
@@ -151,14 +157,24 @@ class ChatClient:
         extra_body: dict[str, Any] | None = None,
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
         params = settings.request_params(thinking=thinking)
-        params["extra_body"].update(extra_body or {})
+        body = {
+            "model": await self._model_name_or_raise(),
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            **{k: v for k, v in params.items() if k != "extra_body"},
+            **params["extra_body"],
+            **(extra_body or {}),
+        }
         try:
-            response = await self._openai.chat.completions.create(
-                model=await self.model_name(),
-                messages=messages,  # type: ignore[arg-type]
+            # The SDK's own request, retry and SSE handling, but chunks stay plain dicts:
+            # building a pydantic object per streamed token was the relay's main CPU cost.
+            response = await self._openai.post(
+                "/chat/completions",
+                body=body,
+                cast_to=object,
                 stream=True,
-                stream_options={"include_usage": True},
-                **params,
+                stream_cls=openai.AsyncStream[object],
             )
         except openai.APIError as exc:
             raise server_error(exc, self.config) from exc
@@ -171,29 +187,31 @@ class ChatClient:
 async def _events(response: Any, router: DeltaRouter, config: Config) -> AsyncIterator[StreamEvent]:
     try:
         async for chunk in response:
-            if chunk.usage is not None:
-                yield _usage(chunk.usage)
-            for choice in chunk.choices:
-                delta = choice.delta
+            if not isinstance(chunk, dict):
+                raise ValueError("a streamed chunk is not a JSON object")
+            if chunk.get("usage"):
+                yield _usage(chunk["usage"])
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
                 for segment in router.route(
-                    reasoning=_field(delta, "reasoning") or _field(delta, "reasoning_content"),
-                    content=delta.content,
+                    reasoning=delta.get("reasoning") or delta.get("reasoning_content"),
+                    content=delta.get("content"),
                 ):
                     yield segment
-                if choice.finish_reason:
+                if choice.get("finish_reason"):
                     for segment in router.flush():
                         yield segment
-                    yield Finish(choice.finish_reason)
-    except (openai.APIError, httpx.HTTPError, ValueError) as exc:
+                    yield Finish(choice["finish_reason"])
+    except (openai.APIError, httpx.HTTPError, ValueError, TypeError, AttributeError) as exc:
         raise ServerError(describe_error(exc, config)) from exc  # mid-stream: never retried
 
 
-def _usage(usage: Any) -> Usage:
-    details = getattr(usage, "completion_tokens_details", None)
+def _usage(usage: dict[str, Any]) -> Usage:
+    details = usage.get("completion_tokens_details") or {}
     return Usage(
-        prompt_tokens=usage.prompt_tokens or 0,
-        completion_tokens=usage.completion_tokens or 0,
-        reasoning_tokens=getattr(details, "reasoning_tokens", None) if details else None,
+        prompt_tokens=usage.get("prompt_tokens") or 0,
+        completion_tokens=usage.get("completion_tokens") or 0,
+        reasoning_tokens=details.get("reasoning_tokens"),
     )
 
 
