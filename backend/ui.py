@@ -107,13 +107,14 @@ async def handle_message(message: cl.Message) -> None:
     if not mode.text:
         await note("Your message is empty, so nothing was sent. Type a question first.")
         return
-    if message.command != mode.label:
-        message.command = mode.label  # the bubble shows the mode it was sent in
-        await message.update()
+    # Queue before any await, so answers come in the order the messages were sent.
     state = _state()
     if state.lock.locked():
         await note("Still answering your previous message; this one is next in line.")
     async with state.lock:
+        if message.command != mode.label:
+            message.command = mode.label  # the bubble shows the mode it was sent in
+            await message.update()
         await run_turn(get_client(), state.history, state.settings, mode)
 
 
