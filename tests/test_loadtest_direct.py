@@ -7,15 +7,16 @@ so TTFT ~ 100 ms, ITL ~ TPOT ~ 20 ms and E2E ~ 100 + 20 * (tokens - 1) ms.
 import asyncio
 import json
 import random
+import statistics
 import sys
 
 import pytest
-from support.fake_openai_server import FakeOpenAIServer, Script
 
 from backend.loadtest.direct import DirectTarget, make_client
 from backend.loadtest.metrics import summarize
 from backend.loadtest.runner import run_closed_loop, run_open_loop
 from backend.loadtest.workload import RequestSpec, arrival_offsets_s
+from support.fake_openai_server import FakeOpenAIServer, Script
 
 
 def specs(n, tokens=11, thinking=False):
@@ -90,7 +91,9 @@ async def test_open_loop_sends_on_the_poisson_schedule():
         arrivals = server.record.arrivals_s
     origin = min(r.start_s for r in run.results) - offsets[0]
     lateness = [a - origin - o for a, o in zip(sorted(arrivals), offsets, strict=True)]
-    assert max(abs(x) for x in lateness) < 0.03
+    # Typical lateness is a few ms; a busy CPU may delay a single send, never the schedule.
+    assert statistics.median(abs(x) for x in lateness) < 0.015
+    assert max(abs(x) for x in lateness) < 0.1
     assert len(run.results) == 30
 
 

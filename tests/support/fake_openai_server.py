@@ -27,15 +27,11 @@ MODEL = "fake-qwen3"
 METRICS_SAMPLE = Path(__file__).with_name("vllm_metrics_sample.txt")
 
 
-def free_port(first: int = 8020, last: int = 8039) -> int:
-    for port in range(first, last + 1):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8020-8039")
+def free_port() -> int:
+    """A port the OS says is free now (no fixed range: parallel runs must not collide)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass
