@@ -73,7 +73,8 @@ class FaultProxy:
         self._session = ClientSession(timeout=ClientTimeout(total=None))
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
+        # A stalled handler ends when its client hangs up, and shutdown does not wait long.
+        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 

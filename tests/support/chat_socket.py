@@ -150,10 +150,11 @@ class ChatSession:
 
     url: str
     cookie: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)  # submitted once connected
     shown: dict[str, Shown] = field(default_factory=dict)
     depth: int = 0
-    tasks_ended: int = 0
-    sent: int = 0
+    sent: list[str] = field(default_factory=list)  # ids of the messages sent
+    answered: set[str] = field(default_factory=set)  # ids whose on_message run ended
     events: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     sio: socketio.AsyncClient | None = None
@@ -185,6 +186,8 @@ class ChatSession:
             wait_timeout=timeout_s,
         )
         await self.sio.emit("connection_successful")
+        if self.settings:
+            await self.sio.emit("chat_settings_change", self.settings)
 
     async def close(self) -> None:
         if self.sio is None:
@@ -201,9 +204,8 @@ class ChatSession:
         data = data if isinstance(data, dict) else {}
         if event == "task_start":
             self.depth += 1
-        elif event == "task_end" and self.depth > 0:  # connecting sends an unmatched end
-            self.depth -= 1
-            self.tasks_ended += 1
+        elif event == "task_end":  # connecting sends one without a start
+            self.depth = max(self.depth - 1, 0)
         elif event in ("new_message", "update_message", "stream_start"):
             self._step(data)
         elif event == "stream_token":
@@ -217,6 +219,8 @@ class ChatSession:
         item.author = data.get("name") or item.author
         item.parent_id = data.get("parentId") or item.parent_id
         item.is_error = bool(data.get("isError")) or item.is_error
+        if item.type == "run" and item.author == "on_message" and data.get("end"):
+            self.answered.add(str(item.parent_id))
         if data.get("output") is not None:
             item.content = data["output"]
             if not item.versions or item.versions[-1] != item.content:
@@ -253,7 +257,7 @@ class ChatSession:
         if think:
             message["command"] = "Think"
         message.update(extra or {})
-        self.sent += 1
+        self.sent.append(message["id"])
         await self.sio.emit("client_message", {"message": message, "fileReferences": []})
         return message["id"]
 
@@ -277,8 +281,13 @@ class ChatSession:
                 pass
 
     async def wait_idle(self, timeout_s: float = 120.0) -> None:
-        """Every message sent so far has been answered (its task ended)."""
-        await self.wait_for(lambda: self.tasks_ended >= self.sent and self.depth == 0, timeout_s)
+        """Every message sent so far has been handled: its on_message run and task ended.
+
+        Tasks alone do not say it: on_chat_start and settings updates run as tasks too.
+        """
+        await self.wait_for(
+            lambda: self.depth == 0 and self.answered.issuperset(self.sent), timeout_s
+        )
 
     async def change_settings(self, values: dict[str, Any], timeout_s: float = 10.0) -> Reply:
         """Submit the settings panel; the note it causes, if any (waits briefly for one)."""

@@ -1,0 +1,194 @@
+"""Soak the chat through its front end: N browser tabs for a while, memory sampled.
+
+Starts its own Chainlit front end (``chainlit run app.py``) against a running vLLM
+(VLLM_BASE_URL / VLLM_API_KEY from the environment), then keeps ``--sessions`` tabs busy
+for ``--duration-s`` over Chainlit's socket.io, as browsers would: each tab asks one to
+three arithmetic questions (thinking on or off), presses Stop on some answers, and closes;
+a new tab takes its place. Every answer must complete or be stopped, with no error note;
+the front end's resident memory is sampled throughout and must stay flat.
+
+    VLLM_BASE_URL=http://127.0.0.1:8001/v1 VLLM_API_KEY=... \\
+        .venv/bin/python bench/soak.py --sessions 100 --duration-s 600 --out soak.json
+
+Prints a summary and writes every number to ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from support.chat_socket import ChatApp, ChatSession, Reply  # noqa: E402
+from support.engine import free_port  # noqa: E402
+
+STOPPED_NOTE = "*Stopped.*"
+ASK_LIMIT_S = 300.0
+
+
+@dataclass
+class Tally:
+    turns: int = 0
+    completed: int = 0
+    stopped: int = 0
+    correct: int = 0
+    errors: list[str] = field(default_factory=list)
+    latencies_s: list[float] = field(default_factory=list)
+    tabs_opened: int = 0
+
+
+def question(rng: random.Random) -> tuple[str, str]:
+    a, b = rng.randint(10, 499), rng.randint(10, 499)
+    return f"What is {a} + {b}?", str(a + b)
+
+
+async def one_turn(tab: ChatSession, rng: random.Random, tally: Tally, stop_share: float):
+    text, expected = question(rng)
+    stop = rng.random() < stop_share
+    mark = tab.mark()
+    started = time.monotonic()
+    await tab.send(text, think=rng.random() < 0.5)
+    if stop:
+        await tab.wait_for(lambda: any(i.content for i in tab.since(mark).items), ASK_LIMIT_S)
+        await tab.stop()
+    await tab.wait_idle(ASK_LIMIT_S)
+    reply = tab.since(mark)
+    tally.turns += 1
+    stopped = STOPPED_NOTE in reply.answer
+    if stop and not stopped and reply.answer:  # the answer finished before Stop arrived
+        stop = False
+    problem = check_reply(reply, stop)
+    if problem:
+        tally.errors.append(problem)
+        return
+    tally.latencies_s.append(time.monotonic() - started)
+    if stopped:
+        tally.stopped += 1
+    else:
+        tally.completed += 1
+        tally.correct += expected in reply.answer
+
+
+def check_reply(reply: Reply, stop: bool) -> str | None:
+    if reply.errors:
+        return f"error message: {reply.errors[0][:160]}"
+    notes = [n for n in reply.notes if not n.startswith("Still answering")]
+    if notes:
+        return f"note: {notes[0][:160]}"
+    if not reply.answers:
+        return "no answer message"
+    answer = reply.answer
+    if not stop and answer.rstrip().endswith("*") and "\n\n*" in answer:
+        return f"answer ended with a note: {answer[-160:]}"
+    return None
+
+
+async def tab_worker(url: str, seed: int, deadline: float, tally: Tally, stop_share: float):
+    rng = random.Random(seed)
+    while time.monotonic() < deadline:
+        tally.tabs_opened += 1
+        try:
+            async with ChatSession(url) as tab:
+                for _ in range(rng.randint(1, 3)):
+                    if time.monotonic() >= deadline:
+                        break
+                    await one_turn(tab, rng, tally, stop_share)
+        except Exception as exc:  # a hung or broken tab is an error, not a crash
+            tally.errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
+
+
+async def sample_memory(app: ChatApp, every_s: float, samples: list, done: asyncio.Event):
+    start = time.monotonic()
+    while not done.is_set():
+        samples.append((round(time.monotonic() - start, 1), app.rss_kib()))
+        try:
+            await asyncio.wait_for(done.wait(), every_s)
+        except asyncio.TimeoutError:
+            pass
+    samples.append((round(time.monotonic() - start, 1), app.rss_kib()))
+
+
+def memory_summary(samples: list[tuple[float, int]], warmup_s: float) -> dict:
+    steady = [kib for t, kib in samples if t >= warmup_s] or [kib for _, kib in samples]
+    third = max(len(steady) // 3, 1)
+    first, last = statistics.mean(steady[:third]), statistics.mean(steady[-third:])
+    return {
+        "rss_start_mib": round(samples[0][1] / 1024, 1),
+        "rss_after_warmup_mib": round(first / 1024, 1),
+        "rss_end_mib": round(last / 1024, 1),
+        "rss_peak_mib": round(max(kib for _, kib in samples) / 1024, 1),
+        "growth_after_warmup_pct": round(100 * (last - first) / first, 1),
+    }
+
+
+async def soak(args: argparse.Namespace) -> dict:
+    env = {
+        "VLLM_BASE_URL": os.environ["VLLM_BASE_URL"],
+        "VLLM_API_KEY": os.environ.get("VLLM_API_KEY", ""),
+        "RUN_DIR": tempfile.mkdtemp(prefix="soak-run-"),
+    }
+    log = Path(args.log)
+    with ChatApp(free_port(), env, log) as app:
+        tally, samples, done = Tally(), [], asyncio.Event()
+        sampler = asyncio.create_task(sample_memory(app, args.sample_s, samples, done))
+        started = time.monotonic()
+        deadline = started + args.duration_s
+        workers = [
+            tab_worker(app.url, seed, deadline, tally, args.stop_share)
+            for seed in range(args.sessions)
+        ]
+        await asyncio.gather(*workers)
+        elapsed_s = time.monotonic() - started
+        done.set()
+        await sampler
+    lat = sorted(tally.latencies_s) or [0.0]
+    return {
+        "sessions": args.sessions,
+        "duration_s": args.duration_s,
+        "elapsed_s": round(elapsed_s, 1),
+        "tabs_opened": tally.tabs_opened,
+        "turns": tally.turns,
+        "completed": tally.completed,
+        "stopped": tally.stopped,
+        "correct_of_completed": tally.correct,
+        "errors": len(tally.errors),
+        "error_samples": tally.errors[:10],
+        "turns_per_s": round(tally.turns / elapsed_s, 2),
+        "latency_p50_s": round(lat[len(lat) // 2], 2),
+        "latency_p95_s": round(lat[int(len(lat) * 0.95)], 2),
+        "memory": memory_summary(samples, args.warmup_s),
+        "rss_samples_kib": samples,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--duration-s", type=float, default=600.0)
+    parser.add_argument("--stop-share", type=float, default=0.1, help="answers stopped")
+    parser.add_argument("--sample-s", type=float, default=5.0, help="RSS sampling period")
+    parser.add_argument("--warmup-s", type=float, default=60.0, help="excluded from growth")
+    parser.add_argument("--out", default="soak.json")
+    parser.add_argument("--log", default=str(ROOT / "artifacts" / "soak-front-end.log"))
+    args = parser.parse_args()
+    result = asyncio.run(soak(args))
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    summary = {k: v for k, v in result.items() if k != "rss_samples_kib"}
+    print(json.dumps(summary, indent=2))
+    ok = result["errors"] == 0 and result["memory"]["growth_after_warmup_pct"] < 10
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
