@@ -126,7 +126,7 @@ async def test_a_message_sent_while_the_model_loads_goes_through(stack):
     assert LOADING_NOTE in reply.notes_shown()
     assert reply.notes == ["The model is ready."]
     assert reply.answer.strip() and not reply.errors
-    assert launcher.status()["state"] == "ready"
+    await launcher.reach("ready", timeout_s=10)  # the launcher polls /health too
 
 
 async def keep_busy(launcher: Launcher, requests: int = 48) -> list[asyncio.Task]:
@@ -147,7 +147,16 @@ async def keep_busy(launcher: Launcher, requests: int = 48) -> list[asyncio.Task
         except httpx.HTTPError:
             pass  # the server is killed under it
 
-    return [asyncio.create_task(one()) for _ in range(requests)]
+    tasks = [asyncio.create_task(one()) for _ in range(requests)]
+    root = env["VLLM_BASE_URL"].removesuffix("/v1")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until vLLM is really busy with them
+        metrics = (await client.get(f"{root}/metrics")).text
+        running = [line for line in metrics.splitlines() if line.startswith("vllm:num_requests_r")]
+        if running and float(running[0].rsplit(" ", 1)[1]) >= requests // 2:
+            break
+        await asyncio.sleep(0.2)
+    return tasks
 
 
 async def test_killed_mid_answer_then_back(stack):
