@@ -65,10 +65,8 @@ async def one_turn(tab: ChatSession, rng: random.Random, tally: Tally, stop_shar
     await tab.wait_idle(ASK_LIMIT_S)
     reply = tab.since(mark)
     tally.turns += 1
-    stopped = STOPPED_NOTE in reply.answer
-    if stop and not stopped and reply.answer:  # the answer finished before Stop arrived
-        stop = False
-    problem = check_reply(reply, stop)
+    stopped = any(a.content.endswith(STOPPED_NOTE) for a in reply.answers)
+    problem = check_reply(reply)
     if problem:
         tally.errors.append(problem)
         return
@@ -80,7 +78,8 @@ async def one_turn(tab: ChatSession, rng: random.Random, tally: Tally, stop_shar
         tally.correct += expected in reply.answer
 
 
-def check_reply(reply: Reply, stop: bool) -> str | None:
+def check_reply(reply: Reply) -> str | None:
+    """Why this reply counts as an error, or None (a stats line or "Stopped." is fine)."""
     if reply.errors:
         return f"error message: {reply.errors[0][:160]}"
     notes = [n for n in reply.notes if not n.startswith("Still answering")]
@@ -88,9 +87,10 @@ def check_reply(reply: Reply, stop: bool) -> str | None:
         return f"note: {notes[0][:160]}"
     if not reply.answers:
         return "no answer message"
-    answer = reply.answer
-    if not stop and answer.rstrip().endswith("*") and "\n\n*" in answer:
-        return f"answer ended with a note: {answer[-160:]}"
+    for answer in reply.answers:
+        trailer = answer.content.rsplit("\n\n", 1)[-1]
+        if any(word in trailer for word in ("model server", "went wrong", "cut off")):
+            return f"answer ended with: {trailer[:160]}"
     return None
 
 
