@@ -40,6 +40,7 @@ ensure_engine_env() {
   if has_nvidia_gpu; then
     ensure_venv .venv-engine requirements-engine-gpu.txt
   else
+    ensure_venv .venv-engine requirements-torch-cpu.txt
     ensure_venv .venv-engine requirements-engine-cpu.txt
     # These come in as vLLM dependencies but do not match CPU torch and break
     # `import transformers` ("operator torchvision::nms does not exist").
