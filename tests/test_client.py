@@ -1,11 +1,11 @@
 import httpx
 import pytest
-from support.vllm_sse import FakeVllm, chunk, error_response, usage_chunk
 
 from backend.client import ChatClient, Finish, ServerError, Usage
 from backend.config import Config
 from backend.reasoning import Segment
 from backend.settings import SamplingSettings, defaults_for
+from support.vllm_sse import FakeVllm, chunk, error_response, usage_chunk
 
 CONFIG = Config(max_retries=0, vllm_api_key="k")
 MESSAGES = [{"role": "user", "content": "What is 2 + 2?"}]

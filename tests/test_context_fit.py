@@ -1,11 +1,11 @@
 import pytest
-from support.vllm_sse import FakeVllm
 
 from backend.client import ChatClient
 from backend.config import Config
 from backend.context_fit import ContextTooSmall, answer_reserve, fit_history
 from backend.history import History
 from backend.settings import SamplingSettings
+from support.vllm_sse import FakeVllm
 
 
 def make(max_model_len):

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import chainlit_stream_app as scripted
-from support.fake_openai_server import FakeOpenAIServer, Script, free_port
 
 from backend.loadtest.app_target import AnswerTracker, AppTarget
 from backend.loadtest.metrics import summarize
 from backend.loadtest.runner import run_closed_loop
 from backend.loadtest.workload import RequestSpec
+from support import chainlit_stream_app as scripted
+from support.fake_openai_server import FakeOpenAIServer, Script, free_port
 
 APP = Path(scripted.__file__).resolve()
 CHAINLIT = Path(sys.executable).with_name("chainlit")
