@@ -94,7 +94,7 @@ def generate(model, tok, cases: list[Case], thinking: bool, sample: bool) -> lis
         ) + c.budget_prefix
         for c in cases
     ]  # fmt: skip
-    batch = tok(prompts, return_tensors="pt", padding=True)
+    batch = tok(prompts, return_tensors="pt", padding=True).to(model.device)
     options = {"do_sample": True, **SAMPLING[thinking]} if sample else {"do_sample": False}
     with torch.no_grad():
         out = model.generate(
@@ -151,8 +151,10 @@ def main() -> None:
 
     # One thread: with the machine shared, a second OpenMP thread spins and slows it down.
     torch.set_num_threads(1)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     tok = AutoTokenizer.from_pretrained(args.model, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
+    model.to(device)
     started = time.monotonic()
     arithmetic = held_out_cases(args.n, args.seed)
     talk = [Case("small talk", q, kind) for q, kind in SMALL_TALK]
