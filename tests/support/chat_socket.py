@@ -134,7 +134,8 @@ class Reply:
 
     @property
     def errors(self) -> list[str]:
-        return [i.content for i in self.items if i.is_error]
+        # Chainlit marks a stopped run step as an error; the user never sees run steps.
+        return [i.content for i in self.items if i.is_error and i.type != "run"]
 
     def notes_shown(self) -> list[str]:
         """Every text a chat note showed, including ones later replaced."""
@@ -155,6 +156,7 @@ class ChatSession:
     depth: int = 0
     sent: list[str] = field(default_factory=list)  # ids of the messages sent
     answered: set[str] = field(default_factory=set)  # ids whose on_message run ended
+    chat_started: bool = False
     events: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     sio: socketio.AsyncClient | None = None
@@ -186,6 +188,9 @@ class ChatSession:
             wait_timeout=timeout_s,
         )
         await self.sio.emit("connection_successful")
+        # Like a person, wait for the chat to open: Chainlit makes on_chat_start the task that
+        # Stop cancels, so a message sent before it ends could not be stopped.
+        await self.wait_for(lambda: self.chat_started, timeout_s)
         if self.settings:
             await self.sio.emit("chat_settings_change", self.settings)
 
@@ -221,6 +226,8 @@ class ChatSession:
         item.is_error = bool(data.get("isError")) or item.is_error
         if item.type == "run" and item.author == "on_message" and data.get("end"):
             self.answered.add(str(item.parent_id))
+        if item.type == "run" and item.author == "on_chat_start" and data.get("end"):
+            self.chat_started = True
         if data.get("output") is not None:
             item.content = data["output"]
             if not item.versions or item.versions[-1] != item.content:
