@@ -1,0 +1,209 @@
+"""A vLLM server process for measurements, and what its start-up log and parser say.
+
+- ``Server``: one process group (the API server and its engine core), polled on ``/health``
+  with a deadline, stopped with every child so the next start finds the GPU free.
+- ``check_flags``: each flag, with its value, through the installed vLLM's own argument
+  parser (the machine may run an older vLLM than the one the profiles were written for).
+- ``parse_startup``: the numbers the planner predicts (weights, KV cache GiB and tokens,
+  concurrency, CUDA graphs) and the lines they came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def flag_pairs(flags: list[str]) -> list[tuple[str, str | None]]:
+    """``["--a", "1", "--b"]`` -> ``[("--a", "1"), ("--b", None)]``."""
+    pairs: list[tuple[str, str | None]] = []
+    for token in flags:
+        if token.startswith("--"):
+            pairs.append((token, None))
+        else:
+            pairs[-1] = (pairs[-1][0], token)
+    return pairs
+
+
+def flag_key(pair: tuple[str, str | None]) -> str:
+    return pair[0] + ("=" + pair[1] if pair[1] else "")
+
+
+CHECK_FLAGS = """
+import importlib, json, sys
+def first(names, attr):
+    for name in names:
+        try:
+            return getattr(importlib.import_module(name), attr)
+        except (ImportError, AttributeError):
+            pass
+    raise ImportError(attr)
+Parser = first(["vllm.utils.argparse_utils", "vllm.utils"], "FlexibleArgumentParser")
+make = first(["vllm.entrypoints.openai.cli_args", "vllm.entrypoints.launchers.cli_args"],
+             "make_arg_parser")
+out = {}
+for flag, value in json.loads(sys.argv[1]):
+    argv = ["--model", "m", flag] + ([value] if value is not None else [])
+    key = flag + ("=" + value if value else "")
+    try:
+        make(Parser()).parse_args(argv)
+        out[key] = "ok"
+    except SystemExit:
+        out[key] = "rejected"
+print("FLAGS " + json.dumps(out))
+"""
+
+
+# ``vllm bench serve`` without the console script (which needs vLLM's distribution metadata)
+BENCH_SERVE = """
+import importlib, sys
+for name in ("vllm.utils.argparse_utils", "vllm.utils"):
+    try:
+        Parser = importlib.import_module(name).FlexibleArgumentParser
+        break
+    except (ImportError, AttributeError):
+        pass
+from vllm.benchmarks.serve import add_cli_args, main
+parser = Parser()
+add_cli_args(parser)
+main(parser.parse_args(sys.argv[1:]))
+"""
+
+
+def check_flags(python: str, pairs: list[tuple[str, str | None]]) -> dict[str, str]:
+    """Each flag (with its value) through the installed vLLM's own parser."""
+    if not pairs:
+        return {}
+    proc = subprocess.run(
+        [python, "-c", CHECK_FLAGS, json.dumps(sorted(set(pairs), key=str))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("FLAGS "):
+            return json.loads(line[6:])
+    raise RuntimeError(f"flag check failed: {proc.stderr[-2000:]}")
+
+
+STARTUP_PATTERNS = {
+    "model_loading_gib": r"Model loading took ([\d.]+) GiB",
+    "available_kv_gib": r"Available KV cache memory: ([\d.]+) GiB",
+    "kv_cache_tokens": r"KV cache size: ([\d,]+) tokens",
+    "max_concurrency_x": r"Maximum concurrency for [\d,]+ tokens per request: ([\d.]+)x",
+    "cuda_graph_gib": r"Graph capturing finished in \d+ secs, took ([\d.]+) GiB",
+}
+STARTUP_KEYWORDS = (
+    "Model loading took",
+    "Available KV cache memory",
+    "KV cache size",
+    "Maximum concurrency",
+    "Graph capturing",
+    "non-default args",
+    "init engine",
+    "memory profiling",
+    "Memory profiling",
+    "async scheduling",
+    "Chunked prefill",
+    "max_num_batched_tokens",
+    "Using FlashAttention",
+    "Using Flash",
+    "backend",
+    "fp8",
+    "Error",
+    "error:",
+)
+
+
+def parse_startup(log: str) -> dict[str, Any]:
+    """The start-up numbers the planner predicts, and the lines they came from."""
+    found: dict[str, Any] = {}
+    for name, pattern in STARTUP_PATTERNS.items():
+        match = re.search(pattern, log)
+        if match:
+            value = match.group(1).replace(",", "")
+            found[name] = int(value) if name == "kv_cache_tokens" else float(value)
+    lines = [ln for ln in log.splitlines() if any(k in ln for k in STARTUP_KEYWORDS)]
+    found["lines"] = [ln[-400:] for ln in lines[:60]]
+    return found
+
+
+class Server:
+    """One vLLM process group: started, polled until healthy, stopped with all its children."""
+
+    def __init__(self, cmd: list[str], log_path: Path, port: int):
+        self.cmd, self.log_path, self.port = cmd, log_path, port
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, HF_HUB_OFFLINE="1", VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1")
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(
+                self.cmd, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=os.setpgrp
+            )
+
+    def wait_ready(self, timeout_s: float) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < timeout_s:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
+                    return time.monotonic() - start
+            except OSError:
+                time.sleep(1.0)  # polling the health endpoint, bounded by the deadline
+        raise TimeoutError(f"server not healthy after {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        if not self.proc:
+            return
+        for sig, wait_s in ((signal.SIGINT, 30.0), (signal.SIGKILL, 30.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            if _gone(self.proc, wait_s):
+                break
+        self.proc.wait(timeout=30)
+
+
+def _gone(proc: subprocess.Popen, timeout_s: float) -> bool:
+    """True once no process of the group is left (the leader reaped, so no zombie counts)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.5)  # waiting for the process group to exit, bounded
+    return False
+
+
+def describe_device(python: str) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    for key, cmd in {
+        "nvidia_smi": [
+            "nvidia-smi",
+            "--query-gpu=name,memory.total,driver_version",
+            "--format=csv,noheader",
+        ],
+        "versions": [
+            python,
+            "-c",
+            "import vllm, torch; print(vllm.__version__, torch.__version__,"
+            " torch.cuda.mem_get_info()[1] if torch.cuda.is_available() else 0)",
+        ],
+    }.items():
+        try:
+            info[key] = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            info[key] = f"unavailable: {exc}"
+    return info
