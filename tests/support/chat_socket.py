@@ -199,7 +199,9 @@ class ChatSession:
             return
         try:
             if self.sio.connected:
-                await self.sio.emit("clear_session")  # a closed tab: the server drops it now
+                # "New chat": the server drops the session at once. Acknowledged, so the
+                # disconnect cannot overtake it (else Chainlit keeps it for session_timeout).
+                await self.sio.call("clear_session", timeout=10)
             await self.sio.disconnect()
         except Exception:  # a socket the server already dropped
             pass
