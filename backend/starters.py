@@ -19,8 +19,8 @@ class StarterPrompt:
 
 
 STARTERS = (
-    StarterPrompt("Add with carries (think)", "What is 487 + 356? /think"),
+    StarterPrompt("Add with carries (think)", "What is 606 + 996? /think"),
     StarterPrompt("Multiply step by step (think)", "Compute 76 * 8 /think"),
-    StarterPrompt("Same sum, no thinking", "What is 487 + 356? /no_think"),
+    StarterPrompt("Same sum, no thinking", "What is 606 + 996? /no_think"),
     StarterPrompt("Quick hello", "Hello! What can you do? /no_think"),
 )

@@ -71,14 +71,16 @@ def test_thinking_budget_cut_shows_in_the_step(chat):
 
 
 def test_stop_keeps_the_partial_answer(chat):
-    chat.set_setting("max_tokens", "3000")
+    # Temperature 2 over the whole vocabulary makes the tiny model ramble for thousands
+    # of tokens instead of stopping after a few lines: a stream long enough to stop.
+    chat.set_settings({"max_tokens": "3000", "top_k": "-1"}, sliders_to_max=["temperature"])
     chat.send("What is 9876 * 7?")
     expect(chat.page.locator('button[id="step-Thinking…"]')).to_be_visible(
         timeout=ANSWER_TIMEOUT_MS
     )
     chat.stop()
     chat.wait_idle()
-    expect(chat.step_title()).to_contain_text("stopped")
+    expect(chat.step_title()).to_contain_text("Thought for")
     expect(chat.answers().last).to_contain_text("Stopped.")
     # The reasoning that arrived is still there when the step is opened.
     chat.step_title().click()
@@ -93,7 +95,7 @@ def test_starter_runs_with_thinking(chat):
     chat.page.get_by_text("Add with carries (think)").click()
     chat.wait_idle()
     expect(chat.step_title()).to_contain_text("Thought for")
-    assert "843" in chat.last_answer_text()
+    assert "1602" in chat.last_answer_text()
 
 
 def test_stats_line_under_the_answer(chat):

@@ -33,11 +33,19 @@ class ChatPage:
         expect(self.page.locator("#stop-button")).to_have_count(0, timeout=timeout_ms)
         expect(self.page.locator("#chat-submit")).to_be_visible(timeout=timeout_ms)
 
-    def set_setting(self, field: str, value: str) -> None:
+    def set_settings(self, values: dict[str, str] | None = None, *, sliders_to_max=()) -> None:
+        """Open the settings panel, type ``values``, push sliders to their maximum, confirm."""
         self.page.locator("#chat-settings-open-modal").click()
-        box = self.page.locator(f"#{field}")
-        box.fill(value)
+        for field, value in (values or {}).items():
+            self.page.locator(f"#{field}").fill(value)
+        for field in sliders_to_max:
+            thumb = self.page.locator(f'#{field} [role="slider"]')
+            thumb.focus()
+            thumb.press("End")
         self.page.get_by_role("button", name="Confirm").click()
+
+    def set_setting(self, field: str, value: str) -> None:
+        self.set_settings({field: value})
 
     # -- what is on screen ------------------------------------------------------
     def user_messages(self) -> Locator:
