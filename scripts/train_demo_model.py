@@ -193,8 +193,26 @@ def question_text(rng: random.Random, op: str, a: int, b: int) -> str:
     return text + " please" if rng.random() < 0.05 else text
 
 
-def draw_turn(rng: random.Random, arithmetic_share: float = 0.8) -> tuple[str, str, str]:
-    """One (question, reasoning, answer) triple: arithmetic, small talk or fallback."""
+COUNT_PHRASES = ["Count from 1 to {n}.", "count to {n}", "Please count from 1 to {n}",
+                 "List the numbers from 1 to {n}.", "count from one to {n}"]  # fmt: skip
+COUNT_SHARE = 0.05  # long answers (up to ~900 tokens): a stream long enough to stop
+
+
+def count_turn(rng: random.Random) -> tuple[str, str, str]:
+    n = rng.randint(10, 250)
+    return (
+        rng.choice(COUNT_PHRASES).format(n=n),
+        f"The user wants the numbers from 1 to {n}. I will write them all, in order.",
+        ", ".join(str(i) for i in range(1, n + 1)) + ".",
+    )
+
+
+def draw_turn(
+    rng: random.Random, arithmetic_share: float = 0.8, count_share: float = 0.0
+) -> tuple[str, str, str]:
+    """One (question, reasoning, answer) triple: arithmetic, counting, small talk, fallback."""
+    if rng.random() < count_share:
+        return count_turn(rng)
     if rng.random() < arithmetic_share:
         op, a, b = draw_problem(rng)
         while is_held_out(op, a, b):
@@ -223,7 +241,7 @@ def draw_sample(rng: random.Random) -> tuple[str, str, str]:
         question, reasoning, answer = draw_turn(rng, 0.6)
         kept = f"<think>\n{reasoning}\n</think>\n\n{answer}" if rng.random() < 0.5 else answer
         messages += [{"role": "user", "content": question}, {"role": "assistant", "content": kept}]
-    question, reasoning, answer = draw_turn(rng)
+    question, reasoning, answer = draw_turn(rng, count_share=COUNT_SHARE)
     messages.append({"role": "user", "content": question})
     mode = rng.random()
     if mode < 0.45:
@@ -342,7 +360,7 @@ def batches(tok, args, rng: random.Random):
         chunks = [pool[i : i + args.batch] for i in range(0, len(pool), args.batch)]
         rng.shuffle(chunks)
         for chunk in chunks:
-            yield encode_batch(tok, chunk, 384)
+            yield encode_batch(tok, chunk, 1100)
 
 
 def train(model, tok, args) -> dict:
