@@ -19,8 +19,8 @@ class StarterPrompt:
 
 
 STARTERS = (
-    StarterPrompt("Add with carries (think)", "What is 606 + 996? /think"),
-    StarterPrompt("Multiply step by step (think)", "Compute 76 * 8 /think"),
-    StarterPrompt("Same sum, no thinking", "What is 606 + 996? /no_think"),
+    StarterPrompt("Add with carries (think)", "What is 247 + 653? /think"),
+    StarterPrompt("Same sum, no thinking", "What is 247 + 653? /no_think"),
+    StarterPrompt("Subtract with borrows (think)", "What is 795 - 399? /think"),
     StarterPrompt("Quick hello", "Hello! What can you do? /no_think"),
 )

@@ -7,22 +7,23 @@ import re
 from playwright.sync_api import expect
 
 from support.chat_page import ANSWER_TIMEOUT_MS
-from support.engine import ARTIFACTS
 
 
 def test_demo_banner_and_starters(chat):
-    expect(chat.banner()).to_contain_text("demo model — not Qwen3-4B", timeout=15_000)
+    expect(chat.banner()).to_contain_text(
+        re.compile("demo model — not Qwen3-4B", re.IGNORECASE), timeout=15_000
+    )
     for label in ("Add with carries (think)", "Quick hello"):
         expect(chat.page.get_by_text(label)).to_be_visible()
 
 
 def test_reasoning_streams_collapses_and_is_titled(chat):
+    chat.watch_thinking()
     chat.send("What is 23 + 45?")
-    # Live: the step is open and titled "Thinking…" while the model reasons.
-    thinking = chat.page.locator('button[id="step-Thinking…"]')
-    expect(thinking).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
-    chat.page.screenshot(path=str(ARTIFACTS / "reasoning-live.png"))
     chat.wait_idle()
+    # Live: while the model reasoned, the step was titled "Thinking…", open, and filling.
+    seen = chat.thinking_seen()
+    assert seen["shown"] and seen["open"] and seen["text"] > 10, seen
     title = chat.step_title()
     expect(title).to_have_text(re.compile(r"^\s*Thought for \d+\.\d s\s*$"))
     assert "Used" not in title.inner_text() and "Using" not in title.inner_text()
@@ -71,17 +72,17 @@ def test_thinking_budget_cut_shows_in_the_step(chat):
 
 
 def test_stop_keeps_the_partial_answer(chat):
-    # Temperature 2 over the whole vocabulary makes the tiny model ramble for thousands
-    # of tokens instead of stopping after a few lines: a stream long enough to stop.
-    chat.set_settings({"max_tokens": "3000", "top_k": "-1"}, sliders_to_max=["temperature"])
-    chat.send("What is 9876 * 7?")
-    expect(chat.page.locator('button[id="step-Thinking…"]')).to_be_visible(
-        timeout=ANSWER_TIMEOUT_MS
-    )
+    # Counting gives the demo model's longest answer (seconds of streaming).
+    chat.send("Count from 1 to 250.")
+    expect(chat.answers().last).to_contain_text("1, 2, 3", timeout=ANSWER_TIMEOUT_MS)
     chat.stop()
     chat.wait_idle()
     expect(chat.step_title()).to_contain_text("Thought for")
-    expect(chat.answers().last).to_contain_text("Stopped.")
+    # The partial answer stays, marked as stopped (Chainlit adds its own notice below it).
+    answer = chat.answers().filter(has_text="1, 2, 3")
+    expect(answer).to_have_count(1)
+    expect(answer).to_contain_text("Stopped.")
+    assert "250." not in answer.inner_text()  # it really was cut short
     # The reasoning that arrived is still there when the step is opened.
     chat.step_title().click()
     assert chat.reasoning_steps().last.inner_text().strip()
@@ -95,7 +96,7 @@ def test_starter_runs_with_thinking(chat):
     chat.page.get_by_text("Add with carries (think)").click()
     chat.wait_idle()
     expect(chat.step_title()).to_contain_text("Thought for")
-    assert "1602" in chat.last_answer_text()
+    assert "900" in chat.last_answer_text()
 
 
 def test_stats_line_under_the_answer(chat):

@@ -47,6 +47,32 @@ class ChatPage:
     def set_setting(self, field: str, value: str) -> None:
         self.set_settings({field: value})
 
+    def watch_thinking(self) -> None:
+        """Record, from the page itself, whether a live "Thinking…" step was ever shown,
+        open, with streamed text in it (the demo model thinks for well under a second)."""
+        self.page.evaluate(
+            """() => {
+              window.__thinking = {shown: false, open: false, text: 0};
+              const check = () => {
+                const title = document.querySelector('button[id="step-Thinking…"]');
+                if (!title) return;
+                const step = title.closest('[data-step-type="llm"]');
+                const region = step && step.querySelector('[role="region"]');
+                window.__thinking.shown = true;
+                if (region && region.dataset.state === "open") {
+                  window.__thinking.open = true;
+                  window.__thinking.text = Math.max(window.__thinking.text,
+                                                    region.innerText.length);
+                }
+              };
+              new MutationObserver(check).observe(document.body,
+                {subtree: true, childList: true, attributes: true, characterData: true});
+            }"""
+        )
+
+    def thinking_seen(self) -> dict:
+        return self.page.evaluate("() => window.__thinking")
+
     # -- what is on screen ------------------------------------------------------
     def user_messages(self) -> Locator:
         return self.page.locator('[data-step-type="user_message"]')
