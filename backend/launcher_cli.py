@@ -97,7 +97,7 @@ def serve(config: Config, timeout_s: float) -> int:
         return 0
     finally:
         engine.stop()
-        if stopping or not engine.alive():
+        if stopping:  # a failure keeps its "failed" state and detail for the chat to show
             write_status(config, replace(status, state="stopped"))
 
 

@@ -119,9 +119,10 @@ async def handle_message(message: cl.Message) -> None:
 
 
 async def end_chat() -> None:
-    # Chainlit keeps a session's objects until it times out; free ours now, and its list
-    # of the session's messages (chat_context), which Chainlit 2.12 never frees at all.
-    cl.user_session.set("chat", None)
+    # Runs on every disconnect. Our ChatState stays: a tab that reconnects within
+    # session_timeout gets its session (and the model's view of the chat) back, and
+    # Chainlit frees the session's user data when it clears the session. Its list of the
+    # session's messages (chat_context) is never freed by Chainlit 2.12 at all: drop it.
     chat_contexts.pop(cl.context.session.id, None)
 
 
