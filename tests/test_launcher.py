@@ -46,3 +46,21 @@ def test_cpu_sizing_uses_the_demo_context_and_low_memory_share():
     flags, plan = sizing(Config(model="demo"), choice, "cpu")
     assert flags == ["--max-model-len", "4096", "--gpu-memory-utilization", "0.1"]
     assert plan["device"] == "cpu" and plan["max_concurrency"] > 1
+
+
+def test_gpu_sizing_asks_the_planner_for_a_launch_that_fits(monkeypatch):
+    import backend.launcher as launcher
+
+    choice = ModelChoice("Qwen/Qwen3-4B", "Qwen/Qwen3-4B", False)
+    monkeypatch.setattr(launcher, "_gpu_memory_gib", lambda: 22.0)  # a 24 GB card
+    flags, plan = sizing(Config(), choice, "cuda")
+    length = int(flags[flags.index("--max-model-len") + 1])
+    assert 4096 <= length < 40960  # a shorter context instead of vLLM's start-up error
+    assert flags[flags.index("--gpu-memory-utilization") + 1] == "0.9"
+    assert plan["device"] == "cuda" and plan["max_concurrency"] >= 1
+    monkeypatch.setattr(launcher, "_gpu_memory_gib", lambda: 79.1)  # an 80 GB card
+    flags, _ = sizing(Config(), choice, "cuda")
+    assert flags[flags.index("--max-model-len") + 1] == "40960"
+    # An explicit choice wins over the plan.
+    flags, _ = sizing(Config(max_num_seqs=7), choice, "cuda")
+    assert flags[flags.index("--max-num-seqs") + 1] == "7"
