@@ -220,7 +220,8 @@ def plan(
         available_kv_gib=available / GIB,
         num_gpu_blocks=num_blocks,
         # vLLM logs int(concurrency x max_model_len): whole blocks when max_len % 16 == 0.
-        kv_cache_tokens=int(concurrency * max_len),
+        # Integer arithmetic: the float product can land a hair below a whole number.
+        kv_cache_tokens=num_blocks * max_len // blocks_per_request,
         max_concurrency=concurrency,
         kv_needed_per_request_gib=needed / GIB,
         estimated_max_model_len=estimate_max_model_len(

@@ -279,3 +279,11 @@ def test_detect_gpu_memory_with_fake_nvidia_smi(tmp_path, monkeypatch, script, e
 def test_detect_gpu_memory_without_nvidia_smi(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert detect_gpu_memory_gib() is None
+
+
+def test_fp8_kv_cache_tokens_are_whole_blocks():
+    from backend.planner import load_model_spec, plan
+
+    result = plan(load_model_spec("Qwen/Qwen3-4B"), 139.8, 0.9, 10000, "fp8")
+    assert result.kv_cache_tokens % 16 == 0
+    assert result.kv_cache_tokens == result.num_gpu_blocks * 16
