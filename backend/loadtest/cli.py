@@ -48,7 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output-len", type=int, default=128)
     p.add_argument("--think-ratio", type=float, default=0.0, help="chat: share that thinks")
     p.add_argument("--slo", default=None, help="e.g. ttft_ms=500,tpot_ms=50")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="prompt and arrival seed (default: a new one per run, so a warm server's "
+        "prefix cache never sees a repeated prompt; the JSON records it)",
+    )
     p.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
     p.add_argument("--metrics-interval", type=float, default=0.5, help="/metrics scrape period")
     p.add_argument("--json", dest="json_path", default=None)
@@ -201,7 +207,11 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(2**31)
     rows = asyncio.run(run(args))
+    for row in rows:
+        row.setdefault("seed", args.seed)
     report.print_table(rows)
     if args.json_path:
         report.write_json(rows, args.json_path)
