@@ -60,7 +60,9 @@ def chat_url(vllm_server, tmp_path_factory):
     log.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running while it is open, and
+# the async tests that follow need theirs.
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
