@@ -93,7 +93,8 @@ def serve(config: Config, timeout_s: float) -> int:
         console.print(f"[bold red]vLLM exited unexpectedly.[/]\n{engine.log_tail()}")
         write_status(config, replace(status, state="failed", detail="vLLM exited"))
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _stop
+        stopping = True
         return 0
     finally:
         engine.stop()
