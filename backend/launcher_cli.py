@@ -48,7 +48,17 @@ def serve(config: Config, timeout_s: float) -> int:
     if choice.demo:
         why = f" ({choice.reason})" if choice.reason else ""
         console.print(f"[bold yellow]Serving the bundled demo model — not Qwen3-4B{why}.[/]")
-    console.print(f"Plan ({device}): {plan}")
+    summary = plan.get("summary") or (
+        f"CPU: --max-model-len {plan['max_model_len']}, "
+        f"{plan['kv_cache_tokens']:,} KV-cache tokens = {plan['max_concurrency']:g} "
+        "full-length requests at once"
+    )
+    console.print(f"Launch plan: {summary}")
+    shown = [
+        "***" if prev == "--api-key" else arg
+        for prev, arg in zip(["", *cmd[:-1]], cmd, strict=True)
+    ]
+    console.print(f"vLLM: {shlex.join(shown)}", highlight=False, soft_wrap=True)
     log_path = Path(config.run_dir) / "vllm.log"
     engine = Engine(config, cmd, engine_env(config, device), log_path)
     status = EngineStatus(
