@@ -158,6 +158,10 @@ def engine_env(config: Config, device: str) -> dict[str, str]:
     env = dict(os.environ)
     if device == "cpu":
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{config.cpu_kvcache_space_gib:g}")
+        if (os.cpu_count() or 1) <= 4:
+            # vLLM's CPU threads spin on every core they get; on a small machine that
+            # starves the chat (and the browser) while a long answer streams. Keep one.
+            env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")
     env["HF_HUB_OFFLINE"] = env.get("HF_HUB_OFFLINE", "0")
     env.pop("VLLM_API_KEY", None)  # passed as --api-key; vLLM would also read it
     return env

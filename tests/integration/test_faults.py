@@ -10,10 +10,10 @@ from __future__ import annotations
 import socket
 
 import pytest
-from fault_proxy import Fault, FaultProxy
 
 from support.chat_socket import ChatApp, ChatSession
 from support.engine import ARTIFACTS, free_port
+from support.fault_proxy import Fault, FaultProxy
 
 GREEDY = {"temperature": 0}
 

@@ -10,12 +10,12 @@ import httpx
 import pytest
 import socketio
 import tomllib
-from fault_proxy import FaultProxy
 
 from backend.config import ROOT, Config
 from backend.launcher import build_command, resolve_model, sizing
 from support.chat_socket import ChatApp, ChatSession
 from support.engine import ARTIFACTS, free_port
+from support.fault_proxy import FaultProxy
 
 GREEDY = {"temperature": 0}
 

@@ -28,6 +28,23 @@ class ChatPage:
     def stop(self) -> None:
         self.page.locator("#stop-button").click()
 
+    def stop_once_answer_shows(self, text: str, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
+        """Press Stop from inside the page, on the first frame where the streamed answer
+        shows ``text`` — a person's reaction time would miss a fast model's whole answer."""
+        self.page.wait_for_function(
+            """text => {
+              const answer = [...document.querySelectorAll(
+                '[data-step-type="assistant_message"] .message-content')]
+                .find(el => el.innerText.includes(text));
+              const stop = document.querySelector('#stop-button');
+              if (answer && stop) { stop.click(); return true; }
+              return false;
+            }""",
+            arg=text,
+            polling="raf",
+            timeout=timeout_ms,
+        )
+
     def wait_idle(self, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
         """The answer is over when the send button is back (the stop button is gone)."""
         expect(self.page.locator("#stop-button")).to_have_count(0, timeout=timeout_ms)

@@ -1,0 +1,64 @@
+"""Stop, in the browser, on the real vLLM seen through a slow link.
+
+The demo model streams hundreds of tokens a second, faster than a person (or a browser on
+two busy cores) can react; a proxy that spaces the real server's events 20 ms apart keeps
+the answer streaming long enough to press Stop in the middle of it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from support.chat_page import ChatPage
+from support.chat_socket import ChatApp
+from support.engine import ARTIFACTS, free_port
+from support.fault_proxy import Fault, FaultProxy
+
+
+@pytest.fixture(scope="module")
+def slow_chat_url(vllm_server, tmp_path_factory):
+    proxy = FaultProxy(vllm_server.config.server_root, free_port()).start()
+    proxy.reset(Fault(event_delay_s=0.02))
+    env = {
+        "VLLM_BASE_URL": proxy.base_url,
+        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
+        "RUN_DIR": str(tmp_path_factory.mktemp("run-stop")),
+    }
+    try:
+        with ChatApp(free_port(), env, ARTIFACTS / "chat-stop.log") as app:
+            yield app.url
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def slow_chat(browser, slow_chat_url, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    chat = ChatPage(page, slow_chat_url)
+    chat.open()
+    yield chat
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def test_stop_keeps_the_partial_answer(slow_chat):
+    chat = slow_chat
+    chat.set_setting("max_tokens", "800")
+    chat.send("Count from 1 to 250.")  # the demo model's longest answer
+    chat.stop_once_answer_shows("1, 2, 3")
+    chat.wait_idle()
+    expect(chat.step_title()).to_contain_text("Thought for")
+    # The partial answer stays, marked as stopped (Chainlit adds its own notice below it).
+    answer = chat.answers().filter(has_text="1, 2, 3")
+    expect(answer).to_have_count(1)
+    expect(answer).to_contain_text("Stopped.")
+    assert "cut off" not in answer.inner_text()  # stopped, not run to the token limit
+    # The reasoning that arrived is still there when the step is opened.
+    chat.step_title().click()
+    assert chat.reasoning_steps().last.inner_text().strip()
+    # And the chat goes on.
+    chat.send("Hello! /no_think")
+    chat.wait_idle()
+    expect(chat.answers().last).to_contain_text("first token")
