@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from backend.config import ROOT
-from support.chat_page import ChatPage
+from support.chat_page import open_chat
 from support.engine import ARTIFACTS, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,10 +72,5 @@ def browser():
 
 @pytest.fixture
 def chat(browser, chat_url, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    chat_page = ChatPage(page, chat_url)
-    chat_page.open()
-    yield chat_page
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    with open_chat(browser, chat_url, request.node.name) as chat_page:
+        yield chat_page

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from support.chat_page import ChatPage
+from support.chat_page import open_chat
 from support.chat_socket import ChatApp
 from support.engine import ARTIFACTS, free_port
 from support.fault_proxy import Fault, FaultProxy
@@ -34,13 +34,8 @@ def slow_chat_url(vllm_server, tmp_path_factory):
 
 @pytest.fixture
 def slow_chat(browser, slow_chat_url, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    chat = ChatPage(page, slow_chat_url)
-    chat.open()
-    yield chat
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    with open_chat(browser, slow_chat_url, request.node.name) as chat:
+        yield chat
 
 
 def test_stop_keeps_the_partial_answer(slow_chat):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from playwright.sync_api import Locator, Page, expect
+
+from support.engine import ARTIFACTS
 
 ANSWER_TIMEOUT_MS = 90_000
 
@@ -108,3 +112,17 @@ class ChatPage:
 
     def banner(self) -> Locator:
         return self.page.locator("#model-banner")
+
+
+@contextmanager
+def open_chat(browser, url: str, name: str):
+    """A fresh tab on ``url`` (a new chat session); its screenshot is kept as an artifact."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    chat_page = ChatPage(page, url)
+    chat_page.open()
+    try:
+        yield chat_page
+    finally:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        context.close()
