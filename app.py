@@ -2,7 +2,7 @@
 
 import chainlit as cl
 
-from backend import ui
+from backend.chat import handlers as ui
 
 
 @cl.set_starters

@@ -40,14 +40,14 @@ else
     VLLM_API_KEY=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')
   fi
   export VLLM_API_KEY
-  choices=$(.venv/bin/python -m backend.launcher env)
+  choices=$(.venv/bin/python -m backend.engine env)
   eval "$choices"
   export SERVED_MODEL_NAME DEMO_MODEL
   if [ "${DEMO_MODEL:-0}" = 1 ]; then
     log "Serving the bundled demo model (not Qwen3-4B)${DEMO_REASON:+: $DEMO_REASON}"
   fi
   log "Starting vLLM on $VLLM_BASE_URL (log: .run/vllm.log)"
-  .venv/bin/python -m backend.launcher serve &
+  .venv/bin/python -m backend.engine serve &
   pids+=($!)
 fi
 

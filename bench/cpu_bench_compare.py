@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from backend.server_metrics import metrics_url, parse_metrics
+from backend.server.metrics import metrics_url, parse_metrics
 from bench.vllm_server import BENCH_SERVE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from backend.profiles import get_profile, profile_args
+from backend.engine.profiles import get_profile, profile_args
 
 PORT = 8001
 BASE_URL = f"http://127.0.0.1:{PORT}/v1"

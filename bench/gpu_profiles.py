@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.profiles import PROFILES
+from backend.engine.profiles import PROFILES
 from bench.gpu_plans import (
     BASE_URL,
     PLANS,

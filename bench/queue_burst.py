@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from backend.client import ChatClient, Finish, ServerError  # noqa: E402
+from backend.chat.settings import SamplingSettings  # noqa: E402
 from backend.config import Config  # noqa: E402
-from backend.reasoning import Segment  # noqa: E402
-from backend.settings import SamplingSettings  # noqa: E402
+from backend.server.client import ChatClient, Finish, ServerError  # noqa: E402
+from backend.server.reasoning import Segment  # noqa: E402
 
 GREEDY = SamplingSettings(temperature=0.0, top_p=1.0, top_k=-1, max_tokens=256)
 

@@ -32,11 +32,11 @@ from typing import Any
 
 import httpx
 
+from backend.chat.settings import SettingsState
 from backend.loadtest import cli, report
 from backend.loadtest.direct import DirectTarget, make_client, timed_result
 from backend.loadtest.metrics import RequestResult
 from backend.loadtest.workload import RequestSpec
-from backend.settings import SettingsState
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"

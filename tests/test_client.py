@@ -1,10 +1,10 @@
 import httpx
 import pytest
 
-from backend.client import ChatClient, Finish, ServerError, Usage
+from backend.chat.settings import SamplingSettings, defaults_for
 from backend.config import Config
-from backend.reasoning import Segment
-from backend.settings import SamplingSettings, defaults_for
+from backend.server.client import ChatClient, Finish, ServerError, Usage
+from backend.server.reasoning import Segment
 from support.vllm_sse import FakeVllm, chunk, error_response, usage_chunk
 
 CONFIG = Config(max_retries=0, vllm_api_key="k")

@@ -1,4 +1,4 @@
-from backend.coalesce import Coalescer
+from backend.chat.coalesce import Coalescer
 
 
 class Clock:

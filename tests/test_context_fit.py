@@ -1,10 +1,10 @@
 import pytest
 
-from backend.client import ChatClient
+from backend.chat.context_fit import ContextTooSmall, answer_reserve, fit_history
+from backend.chat.history import History
+from backend.chat.settings import SamplingSettings
 from backend.config import Config
-from backend.context_fit import ContextTooSmall, answer_reserve, fit_history
-from backend.history import History
-from backend.settings import SamplingSettings
+from backend.server.client import ChatClient
 from support.vllm_sse import FakeVllm
 
 

@@ -1,4 +1,4 @@
-from backend.history import ZERO_WIDTH_SPACE, History, clean_text
+from backend.chat.history import ZERO_WIDTH_SPACE, History, clean_text
 
 
 def test_special_token_strings_are_neutralised():

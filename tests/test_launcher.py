@@ -1,8 +1,14 @@
 import json
 
 from backend.config import DEMO_SERVED_NAME, Config
-from backend.launcher import REASONING_CONFIG, ModelChoice, build_command, resolve_model, sizing
-from backend.profiles import FORBIDDEN_FLAGS
+from backend.engine.launcher import (
+    REASONING_CONFIG,
+    ModelChoice,
+    build_command,
+    resolve_model,
+    sizing,
+)
+from backend.engine.profiles import FORBIDDEN_FLAGS
 
 
 def test_demo_when_asked_or_unloadable(tmp_path, monkeypatch):
@@ -49,7 +55,7 @@ def test_cpu_sizing_uses_the_demo_context_and_low_memory_share():
 
 
 def test_gpu_sizing_asks_the_planner_for_a_launch_that_fits(monkeypatch):
-    import backend.launcher as launcher
+    import backend.engine.launcher as launcher
 
     choice = ModelChoice("Qwen/Qwen3-4B", "Qwen/Qwen3-4B", False)
     monkeypatch.setattr(launcher, "_gpu_memory_gib", lambda: 22.0)  # a 24 GB card

@@ -1,6 +1,6 @@
 import pytest
 
-from backend.modes import resolve_mode
+from backend.chat.modes import resolve_mode
 
 
 @pytest.mark.parametrize(

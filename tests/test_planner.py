@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from backend.gpu import GPU_CATALOG, card_for_marketing_gb, detect_gpu_memory_gib
-from backend.model_specs import KNOWN_MODELS, ModelSpecError, load_model_spec
 from backend.planner import PlanError, kv_bytes_per_token, plan, recommend_launch
-from backend.startup_check import GIB
+from backend.planner.gpu import GPU_CATALOG, card_for_marketing_gb, detect_gpu_memory_gib
+from backend.planner.model_specs import KNOWN_MODELS, ModelSpecError, load_model_spec
+from backend.planner.startup_check import GIB
 
 ROOT = Path(__file__).resolve().parents[1]
 QWEN3_4B = KNOWN_MODELS["Qwen/Qwen3-4B"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.profiles import (
+from backend.engine.profiles import (
     FORBIDDEN_FLAGS,
     PROFILES,
     get_profile,

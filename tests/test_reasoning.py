@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from backend.reasoning import DeltaRouter, Segment, ThinkSplitter
+from backend.server.reasoning import DeltaRouter, Segment, ThinkSplitter
 
 # (output, reasoning_first, expected reasoning, expected answer)
 CASES = [

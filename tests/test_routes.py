@@ -1,7 +1,7 @@
-from backend.client import ModelInfo
+from backend.chat.routes import banner_info, is_demo
 from backend.config import DEMO_SERVED_NAME, Config
-from backend.engine_status import EngineStatus, write_status
-from backend.routes import banner_info, is_demo
+from backend.engine.status import EngineStatus, write_status
+from backend.server.client import ModelInfo
 
 
 class FakeClient:

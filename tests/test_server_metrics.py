@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.server_metrics import ServerMetrics, fetch_server_metrics, metrics_url, parse_metrics
+from backend.server.metrics import ServerMetrics, fetch_server_metrics, metrics_url, parse_metrics
 
 SAMPLE = (Path(__file__).parent / "support" / "vllm_metrics_sample.txt").read_text()
 
@@ -89,7 +89,7 @@ async def test_fetch_raises_on_http_errors():
 
 
 def test_kv_cache_tokens_and_max_concurrency_from_cache_config_info():
-    from backend.server_metrics import parse_metrics
+    from backend.server.metrics import parse_metrics
 
     text = (
         "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n"

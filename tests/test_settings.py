@@ -1,6 +1,6 @@
 import pytest
 
-from backend.settings import (
+from backend.chat.settings import (
     NON_THINKING_DEFAULTS,
     THINKING_DEFAULTS,
     SamplingSettings,

@@ -1,7 +1,7 @@
 from chainlit.input_widget import NumberInput, Slider, TextInput
 
-from backend.settings import SAMPLING_FIELDS, SamplingSettings, defaults_for
-from backend.settings_panel import build_widgets
+from backend.chat.panel import build_widgets
+from backend.chat.settings import SAMPLING_FIELDS, SamplingSettings, defaults_for
 
 
 def test_panel_is_built_from_the_model():

@@ -21,7 +21,7 @@ import httpx
 
 from backend.loadtest.metrics import RequestResult
 from backend.loadtest.workload import RequestSpec
-from backend.server_metrics import ServerMetrics, fetch_server_metrics
+from backend.server.metrics import ServerMetrics, fetch_server_metrics
 
 Send = Callable[[RequestSpec], Awaitable[RequestResult]]
 OnDone = Callable[[RequestResult], None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from backend.server_metrics import ServerMetrics
+from backend.server.metrics import ServerMetrics
 
 
 @dataclass(frozen=True)

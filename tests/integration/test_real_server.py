@@ -8,14 +8,14 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from backend.client import ChatClient, Finish, Usage
+from backend.chat.context_fit import ContextTooSmall, fit_history
+from backend.chat.history import History, clean_text
+from backend.chat.settings import SamplingSettings
+from backend.chat.view import BUDGET_SENTENCE
 from backend.config import DEMO_MODEL_DIR, DEMO_SERVED_NAME
-from backend.context_fit import ContextTooSmall, fit_history
-from backend.history import History, clean_text
-from backend.reasoning import Segment
-from backend.server_metrics import parse_metrics
-from backend.settings import SamplingSettings
-from backend.view import BUDGET_SENTENCE
+from backend.server.client import ChatClient, Finish, Usage
+from backend.server.metrics import parse_metrics
+from backend.server.reasoning import Segment
 
 GREEDY = SamplingSettings(temperature=0.0, top_p=1.0, top_k=-1)
 

@@ -12,7 +12,7 @@ import socketio
 import tomllib
 
 from backend.config import ROOT, Config
-from backend.launcher import build_command, resolve_model, sizing
+from backend.engine.launcher import build_command, resolve_model, sizing
 from support.chat_socket import ChatApp, ChatSession
 from support.engine import ARTIFACTS, free_port
 from support.fault_proxy import FaultProxy

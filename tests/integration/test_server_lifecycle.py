@@ -1,6 +1,6 @@
 """The model server's life as the chat meets it: loading, killed mid-answer, back, shut down.
 
-This module runs its own vLLM through the real launcher (``python -m backend.launcher
+This module runs its own vLLM through the real launcher (``python -m backend.engine
 serve``, as start.sh does) on its own port and run directory, so it can kill and restart
 it without touching the session's server. The tests run in order and share that launcher.
 """
@@ -27,7 +27,7 @@ LOADING_NOTE = "The model is still loading; your message will be sent as soon as
 
 
 class Launcher:
-    """``python -m backend.launcher serve`` in its own process group."""
+    """``python -m backend.engine serve`` in its own process group."""
 
     def __init__(self, env: dict[str, str], run_dir: Path):
         self.env = {**os.environ, **env}
@@ -39,7 +39,7 @@ class Launcher:
         self.starts += 1
         log = (ARTIFACTS / f"launcher-lifecycle-{self.starts}.log").open("w")
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "python"), "-m", "backend.launcher", "serve"],
+            [str(ROOT / ".venv" / "bin" / "python"), "-m", "backend.engine", "serve"],
             env=self.env,
             cwd=ROOT,
             stdout=log,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from backend.config import ROOT, Config
-from backend.launcher import Engine, build_command, engine_env, resolve_model, sizing
+from backend.engine.launcher import Engine, build_command, engine_env, resolve_model, sizing
 
 ARTIFACTS = ROOT / "artifacts"
 ENGINE_START_LIMIT_S = 600

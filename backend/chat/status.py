@@ -5,9 +5,9 @@ from __future__ import annotations
 import chainlit as cl
 import httpx
 
-from backend.client import ChatClient
-from backend.engine_status import read_status
-from backend.server_metrics import fetch_server_metrics
+from backend.engine.status import read_status
+from backend.server.client import ChatClient
+from backend.server.metrics import fetch_server_metrics
 
 
 async def status_lines(client: ChatClient) -> list[str]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import httpx
 import openai
 
-from backend.client import ChatClient, ServerError, server_error
-from backend.history import History
-from backend.settings import SamplingSettings
+from backend.chat.history import History
+from backend.chat.settings import SamplingSettings
+from backend.server.client import ChatClient, ServerError, server_error
 
 TEMPLATE_TOKENS_PER_MESSAGE = 8
 TEMPLATE_TOKENS_FIXED = 16

@@ -21,26 +21,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from backend.gpu import GPU_CATALOG, GpuCard, detect_gpu_memory_gib
-from backend.model_specs import DTYPE_BYTES, ModelSpec, load_model_spec
-from backend.startup_check import (
+from backend.planner.gpu import GPU_CATALOG, GpuCard
+from backend.planner.model_specs import DTYPE_BYTES, ModelSpec
+from backend.planner.startup_check import (
     BLOCK_SIZE_TOKENS,
     GIB,
     estimate_max_model_len,
     format_gib,
     startup_error,
 )
-
-__all__ = [
-    "Plan",
-    "PlanError",
-    "Recommendation",
-    "detect_gpu_memory_gib",
-    "load_model_spec",
-    "plan",
-    "recommend_launch",
-    "smallest_gpu",
-]
 
 KV_CACHE_DTYPE_BYTES = {"fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "bfloat16": 2, "float16": 2}
 
@@ -295,9 +284,3 @@ def recommend_launch(
         kv_cache_tokens=final.kv_cache_tokens,
         summary=summary,
     )
-
-
-if __name__ == "__main__":
-    from backend.planner_cli import main
-
-    raise SystemExit(main())

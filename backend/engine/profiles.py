@@ -123,7 +123,7 @@ def profile_args(profile: Profile, *, device: Device) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print a profile's flags, shell-quoted on one line (default: $VLLM_PROFILE)."""
-    parser = argparse.ArgumentParser(prog="python -m backend.profiles")
+    parser = argparse.ArgumentParser(prog="python -m backend.engine.profiles")
     parser.add_argument("name", nargs="?", help=f"default: ${PROFILE_ENV} or {DEFAULT_PROFILE}")
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     args = parser.parse_args(argv)

@@ -12,15 +12,15 @@ import logging
 
 import chainlit as cl
 
-from backend.client import ChatClient, Finish, ServerError, Usage
-from backend.context_fit import ContextTooSmall, fit_history
-from backend.engine_status import read_status
-from backend.history import History
-from backend.modes import MessageMode
-from backend.reasoning import Segment
-from backend.settings import SettingsState
-from backend.stats import AnswerStats
-from backend.view import AnswerView
+from backend.chat.context_fit import ContextTooSmall, fit_history
+from backend.chat.history import History
+from backend.chat.modes import MessageMode
+from backend.chat.settings import SettingsState
+from backend.chat.stats import AnswerStats
+from backend.chat.view import AnswerView
+from backend.engine.status import read_status
+from backend.server.client import ChatClient, Finish, ServerError, Usage
+from backend.server.reasoning import Segment
 
 log = logging.getLogger("hybrid_chat")
 UNREACHABLE_GRACE_S = 10.0

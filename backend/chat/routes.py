@@ -5,9 +5,9 @@ from __future__ import annotations
 from chainlit.server import app
 from fastapi.responses import JSONResponse
 
-from backend.client import ChatClient, ModelInfo
 from backend.config import DEMO_SERVED_NAME, Config
-from backend.engine_status import read_status
+from backend.engine.status import read_status
+from backend.server.client import ChatClient, ModelInfo
 
 STATUS_PATH = "/hybrid-chat/status"
 

@@ -1,6 +1,6 @@
 """Launch vLLM for the chat: pick the model, size it, start it, watch it, stop it.
 
-``python -m backend.launcher serve`` (what start.sh runs) resolves the model (MODEL, or
+``python -m backend.engine.launcher serve`` (what start.sh runs) resolves the model (MODEL, or
 the bundled demo model when MODEL=demo or MODEL cannot be loaded here), builds the
 command line from the configuration, the planner's recommendation and the launch profile
 (VLLM_PROFILE), starts ``python -m vllm.entrypoints.openai.api_server`` on 127.0.0.1,
@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from backend.config import DEMO_MODEL_DIR, DEMO_SERVED_NAME, ROOT, Config
-from backend.engine_status import EngineStatus, write_status
-from backend.profiles import get_profile, profile_args
+from backend.engine.profiles import get_profile, profile_args
+from backend.engine.status import EngineStatus, write_status
 
 BUDGET_END_TEXT = (
     "Considering the limited time by the user, I have to give the solution based on the "
@@ -77,7 +76,7 @@ def has_nvidia_gpu() -> bool:
 
 
 def _gpu_memory_gib() -> float | None:
-    from backend.planner import detect_gpu_memory_gib
+    from backend.planner.gpu import detect_gpu_memory_gib
 
     return detect_gpu_memory_gib()
 
@@ -248,12 +247,6 @@ def prepare(config: Config) -> tuple[ModelChoice, str, list[str], dict]:
     device = "cuda" if has_nvidia_gpu() else "cpu"
     sizing_flags, plan = sizing(config, choice, device)
     return choice, device, build_command(config, choice, device, sizing_flags), plan
-
-
-if __name__ == "__main__":
-    from backend.launcher_cli import main
-
-    sys.exit(main())
 
 
 __all__ = [

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 
 import chainlit as cl
 
-from backend.coalesce import Coalescer
-from backend.reasoning import Segment
+from backend.chat.coalesce import Coalescer
+from backend.server.reasoning import Segment
 
 THINKING_TITLE = "Thinking…"
 # Qwen3's end-of-thinking sentence; vLLM forces it when the thinking budget is spent.

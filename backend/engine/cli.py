@@ -1,4 +1,4 @@
-"""``python -m backend.launcher``: start.sh's way to run vLLM, with progress on the terminal.
+"""``python -m backend.engine.launcher``: start.sh's way to run vLLM, with progress on the terminal.
 
 serve   start vLLM, show loading progress, wait until healthy, run until stopped
 env     print the resolved choices as shell assignments (SERVED_MODEL_NAME, DEMO_MODEL)
@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.console import Console
 
 from backend.config import Config, ConfigError
-from backend.engine_status import EngineStatus, write_status
-from backend.launcher import Engine, engine_env, prepare
+from backend.engine.launcher import Engine, engine_env, prepare
+from backend.engine.status import EngineStatus, write_status
 
 # Log lines that mark vLLM's start-up stages, in order, and what to tell the operator.
 STAGES = (
@@ -113,7 +113,7 @@ def serve(config: Config, timeout_s: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backend.launcher")
+    parser = argparse.ArgumentParser(prog="python -m backend.engine.launcher")
     parser.add_argument("action", choices=["serve", "env", "command"])
     parser.add_argument("--timeout-s", type=float, default=1800.0, help="start-up limit")
     args = parser.parse_args(argv)

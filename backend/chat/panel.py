@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from chainlit.input_widget import InputWidget, NumberInput, Slider, TextInput
 
-from backend.settings import SamplingSettings, field_bounds
+from backend.chat.settings import SamplingSettings, field_bounds
 
 MODE_HINT = " Follows the message's mode (Think or not) until you change it."
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from backend.client import Usage
+from backend.server.client import Usage
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from backend.gpu import detect_gpu_memory_gib
-from backend.model_specs import DEFAULT_MODEL, ModelSpecError, load_model_spec
-from backend.planner import (
+from backend.planner.gpu import detect_gpu_memory_gib
+from backend.planner.memory import (
     DEFAULT_CONCURRENCY,
     DEFAULT_GPU_MEMORY_UTILIZATION,
     KV_CACHE_DTYPE_BYTES,
@@ -27,6 +26,7 @@ from backend.planner import (
     recommend_launch,
     smallest_gpu,
 )
+from backend.planner.model_specs import DEFAULT_MODEL, ModelSpecError, load_model_spec
 
 EXIT_OK, EXIT_USAGE, EXIT_DOES_NOT_FIT = 0, 2, 3
 

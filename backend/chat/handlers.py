@@ -15,16 +15,16 @@ from functools import lru_cache
 import chainlit as cl
 from chainlit.chat_context import chat_contexts
 
-from backend import routes
-from backend.client import ChatClient
+from backend.chat import routes
+from backend.chat.history import History
+from backend.chat.modes import THINK_COMMAND, resolve_mode
+from backend.chat.panel import build_widgets
+from backend.chat.settings import SAMPLING_FIELDS, SettingsState
+from backend.chat.starters import STARTERS
+from backend.chat.status import show_status
+from backend.chat.turn import run_turn
 from backend.config import Config
-from backend.history import History
-from backend.modes import THINK_COMMAND, resolve_mode
-from backend.settings import SAMPLING_FIELDS, SettingsState
-from backend.settings_panel import build_widgets
-from backend.starters import STARTERS
-from backend.status_view import show_status
-from backend.turn import run_turn
+from backend.server.client import ChatClient
 
 STATUS_COMMAND = "Status"
 COMMANDS = [

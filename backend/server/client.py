@@ -18,9 +18,9 @@ import httpx
 import openai
 from openai import AsyncOpenAI
 
+from backend.chat.settings import SamplingSettings
 from backend.config import Config
-from backend.reasoning import DeltaRouter, Segment
-from backend.settings import SamplingSettings
+from backend.server.reasoning import DeltaRouter, Segment
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""One Chainlit chat session: handlers, turn, view, history, settings, status."""

@@ -1,0 +1,1 @@
+"""Launch and stop vLLM: resolve the model, build the command, profiles, status file."""

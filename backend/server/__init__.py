@@ -1,0 +1,1 @@
+"""Everything that talks to a running vLLM: streaming client, reasoning splitter, /metrics."""
