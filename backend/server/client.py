@@ -12,15 +12,20 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import openai
 from openai import AsyncOpenAI
 
-from backend.chat.settings import SamplingSettings
 from backend.config import Config
 from backend.server.reasoning import DeltaRouter, Segment
+
+
+class RequestParams(Protocol):
+    """What a request needs from the caller's sampling settings (the chat's panel model)."""
+
+    def request_params(self, *, thinking: bool) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ class ChatClient:
     async def stream(
         self,
         messages: list[dict[str, str]],
-        settings: SamplingSettings,
+        settings: RequestParams,
         *,
         thinking: bool,
         extra_body: dict[str, Any] | None = None,

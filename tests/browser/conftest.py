@@ -16,8 +16,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from backend.config import ROOT
-from support.chat_page import open_chat
-from support.engine import ARTIFACTS, free_port
+from backend.engine.process import free_port
+from tests.support.chat_page import open_chat
+from tests.support.engine import ARTIFACTS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -11,9 +11,10 @@ import socket
 
 import pytest
 
-from support.chat_socket import ChatApp, ChatSession
-from support.engine import ARTIFACTS, free_port
-from support.fault_proxy import Fault, FaultProxy
+from backend.engine.process import free_port
+from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.engine import ARTIFACTS
+from tests.support.fault_proxy import Fault, FaultProxy
 
 GREEDY = {"temperature": 0}
 

@@ -13,9 +13,10 @@ import tomllib
 
 from backend.config import ROOT, Config
 from backend.engine.launcher import build_command, resolve_model, sizing
-from support.chat_socket import ChatApp, ChatSession
-from support.engine import ARTIFACTS, free_port
-from support.fault_proxy import FaultProxy
+from backend.engine.process import free_port
+from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.engine import ARTIFACTS
+from tests.support.fault_proxy import FaultProxy
 
 GREEDY = {"temperature": 0}
 

@@ -20,8 +20,9 @@ import httpx
 import pytest
 
 from backend.config import ROOT
-from support.chat_socket import ChatApp, ChatSession
-from support.engine import ARTIFACTS, ENGINE_START_LIMIT_S, free_port
+from backend.engine.process import free_port
+from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.engine import ARTIFACTS, ENGINE_START_LIMIT_S
 
 LOADING_NOTE = "The model is still loading; your message will be sent as soon as it is ready."
 

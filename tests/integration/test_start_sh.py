@@ -13,7 +13,8 @@ import time
 import httpx
 
 from backend.config import ROOT
-from support.engine import ARTIFACTS, free_port
+from backend.engine.process import free_port
+from tests.support.engine import ARTIFACTS
 
 
 def _status(url: str) -> dict | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +21,11 @@ from typing import Any
 
 from aiohttp import web
 
+from backend.engine.process import free_port
+
 CHAT_TEMPLATE_TOKENS = 5
 MODEL = "fake-qwen3"
 METRICS_SAMPLE = Path(__file__).with_name("vllm_metrics_sample.txt")
-
-
-def free_port() -> int:
-    """A port the OS says is free now (no fixed range: parallel runs must not collide)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -13,7 +13,7 @@ from backend.loadtest.workload import (
     thinking_flags,
     unique_prefixes,
 )
-from support.fake_openai_server import CHAT_TEMPLATE_TOKENS, FakeOpenAIServer
+from tests.support.fake_openai_server import CHAT_TEMPLATE_TOKENS, FakeOpenAIServer
 
 
 def test_prefixes_are_unique_and_seeded():
