@@ -13,6 +13,7 @@ import logging
 import chainlit as cl
 
 from backend.chat.context_fit import ContextTooSmall, fit_history
+from backend.chat.features import served_settings
 from backend.chat.history import History
 from backend.chat.modes import MessageMode
 from backend.chat.settings import SettingsState
@@ -29,7 +30,10 @@ UNREACHABLE_GRACE_S = 10.0
 async def run_turn(
     client: ChatClient, history: History, settings_state: SettingsState, mode: MessageMode
 ) -> None:
-    settings = settings_state.for_message(mode.thinking)
+    wanted = settings_state.for_message(mode.thinking)
+    settings, missing = served_settings(client.config, wanted, thinking=mode.thinking)
+    if missing:
+        await cl.Message(content=missing, author="Chat").send()
     history.add_user(mode.text)
     view = AnswerView(interval_s=client.config.stream_flush_ms / 1000)
     try:

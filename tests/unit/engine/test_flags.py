@@ -1,0 +1,89 @@
+"""Flags checked against the engine's own parser: a fake engine, then the installed vLLM."""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+
+import pytest
+
+import backend.engine.plan as plan_module
+from backend.config import ROOT, Config
+from backend.engine.flags import Dropped, drop_unknown, known_options
+from backend.engine.plan import LaunchPlan, load_plan, make_plan, save_plan
+
+ENGINE_PYTHON = ROOT / ".venv-engine" / "bin" / "python"
+# An older vLLM's parser: everything the launcher uses except --reasoning-config.
+OLD_ENGINE_OPTIONS = [
+    "--model",
+    "--served-model-name",
+    "--host",
+    "--port",
+    "--reasoning-parser",
+    "--max-model-len",
+    "--gpu-memory-utilization",
+    "--max-num-seqs",
+    "--enable-prefix-caching",
+    "--enable-chunked-prefill",
+    "--max-num-batched-tokens",
+    "--api-key",
+]
+
+
+@pytest.fixture
+def old_engine(tmp_path):
+    """An ENGINE_PYTHON whose `-c` prints an older vLLM's option strings."""
+    script = tmp_path / "python"
+    script.write_text(f"#!{sys.executable}\nprint({json.dumps(OLD_ENGINE_OPTIONS)!r})\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+def test_drop_unknown_removes_the_flag_and_its_value():
+    args = ["py", "-m", "x", "--model", "m", "--reasoning-config", '{"a": 1}', "--api-key", "k"]
+    kept, dropped = drop_unknown(args, frozenset({"--model", "--api-key"}), start=3)
+    assert kept == ["py", "-m", "x", "--model", "m", "--api-key", "k"]
+    assert dropped == [Dropped("--reasoning-config", "thinking budget")]
+    assert "thinking budget is unavailable" in dropped[0].notice()
+    switches, gone = drop_unknown(["--enforce-eager", "--port", "1"], frozenset({"--port"}))
+    assert switches == ["--port", "1"] and gone == [Dropped("--enforce-eager")]
+
+
+def test_an_engine_that_cannot_be_asked_gives_none(tmp_path):
+    assert known_options(str(tmp_path / "missing-python")) is None
+
+
+def test_plan_leaves_out_what_an_older_engine_lacks(old_engine, monkeypatch):
+    monkeypatch.setattr(plan_module, "has_nvidia_gpu", lambda: False)
+    config = Config(model="demo", engine_python=old_engine, vllm_api_key="k")
+    plan = make_plan(config)
+    assert plan.flags_checked and plan.device == "cpu"
+    assert "--reasoning-config" not in plan.command
+    assert "--reasoning-parser" in plan.command  # the rest stays
+    assert [d.flag for d in plan.dropped] == ["--reasoning-config"]
+    assert plan.unavailable == ["thinking budget"]
+
+
+def test_a_saved_plan_is_reused_only_for_the_same_settings(old_engine, monkeypatch, tmp_path):
+    monkeypatch.setattr(plan_module, "has_nvidia_gpu", lambda: False)
+    config = Config(model="demo", engine_python=old_engine, run_dir=str(tmp_path))
+    plan = make_plan(config)
+    path = save_plan(config, plan)
+    assert load_plan(config, path) == plan
+    with pytest.raises(ValueError, match="other settings"):
+        load_plan(config.model_copy(update={"vllm_api_key": "other"}), path)
+    path.write_text("{")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_plan(config, path)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="engine environment not installed")
+def test_the_installed_vllm_knows_every_flag_the_launcher_uses(monkeypatch):
+    monkeypatch.setattr(plan_module, "has_nvidia_gpu", lambda: False)
+    for profile in ("balanced", "throughput", "low-latency", "low-memory"):
+        plan: LaunchPlan = make_plan(Config(model="demo", profile=profile, vllm_api_key="k"))
+        assert plan.flags_checked, "the engine's parser could not be built"
+        assert plan.dropped == (), profile
+        assert "--reasoning-config" in plan.command
