@@ -266,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {rnd} C={c} N={n}: {' '.join(cmd)}")
         return 0
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.engine import engine_config, free_port, start_engine
+    from backend.engine.process import free_port
+    from tests.support.engine import engine_config, start_engine
 
     LOGS.mkdir(exist_ok=True)
     config = engine_config(free_port(), vllm_api_key="")
