@@ -129,7 +129,12 @@ class Config(BaseSettings):
         class _Loader(Config):
             @classmethod
             def settings_customise_sources(
-                cls, settings_cls: type[BaseSettings], **_sources: PydanticBaseSettingsSource
+                cls,
+                settings_cls: type[BaseSettings],
+                init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource,
+                dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
             ) -> tuple[PydanticBaseSettingsSource, ...]:
                 values = {k: v for k, v in env.items() if v}  # empty = unset
                 dotenv = DotEnvSettingsSource(settings_cls, env_file=file, env_ignore_empty=True)

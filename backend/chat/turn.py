@@ -16,7 +16,7 @@ from backend.chat.context_fit import ContextTooSmall, fit_history
 from backend.chat.features import served_settings
 from backend.chat.history import History
 from backend.chat.modes import MessageMode
-from backend.chat.settings import SettingsState
+from backend.chat.settings import SamplingSettings, SettingsState
 from backend.chat.stats import AnswerStats
 from backend.chat.view import AnswerView
 from backend.engine.status import read_status
@@ -65,7 +65,9 @@ async def run_turn(
     history.add_assistant(view.answer)
 
 
-async def _prepare(client: ChatClient, history: History, settings, mode: MessageMode) -> bool:
+async def _prepare(
+    client: ChatClient, history: History, settings: SamplingSettings, mode: MessageMode
+) -> bool:
     """Fit the history into the context; False (after telling the user) when it cannot."""
     try:
         trimmed = await fit_history(client, history, settings, thinking=mode.thinking)
@@ -87,7 +89,13 @@ async def _prepare(client: ChatClient, history: History, settings, mode: Message
     return True
 
 
-async def _stream(client, messages, settings, mode, view) -> tuple[Usage | None, str | None]:
+async def _stream(
+    client: ChatClient,
+    messages: list[dict[str, str]],
+    settings: SamplingSettings,
+    mode: MessageMode,
+    view: AnswerView,
+) -> tuple[Usage | None, str | None]:
     usage: Usage | None = None
     finish: str | None = None
     async with client.stream(messages, settings, thinking=mode.thinking) as events:

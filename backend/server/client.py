@@ -84,22 +84,23 @@ class ChatClient:
         self.config = config
         timeout = httpx.Timeout(config.stream_timeout_s, connect=config.connect_timeout_s)
         # One pooled client for every session; the SDK's own errors and ours are httpx's.
-        http_client = http_client or httpx.AsyncClient(
+        self._http = http_client or httpx.AsyncClient(
             timeout=timeout,
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
         )
+        # The SDK annotates its own httpx fork's types; httpx's client and timeout serve it.
         self._openai = AsyncOpenAI(
             base_url=config.vllm_base_url,
             api_key=config.api_key,
-            timeout=timeout,
+            timeout=timeout,  # type: ignore[arg-type]
             max_retries=config.max_retries,
-            http_client=http_client,
+            http_client=self._http,  # type: ignore[arg-type]
         )
         self._model: ModelInfo | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
-        return self._openai._client
+        return self._http
 
     async def model_info(self) -> ModelInfo:
         """SERVED_MODEL_NAME's card (or the first model listed), cached after one call."""
