@@ -23,7 +23,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
-    InitSettingsSource,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -123,25 +123,14 @@ class Config(BaseSettings):
         cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = None
     ) -> Config:
         """Read the environment (or ``environ``) over ``env_file`` (default ``ROOT/.env``)."""
-        env = dict(os.environ if environ is None else environ)
         file = Path(env_file or ROOT / ".env")
-
-        class _Loader(Config):
-            @classmethod
-            def settings_customise_sources(
-                cls,
-                settings_cls: type[BaseSettings],
-                init_settings: PydanticBaseSettingsSource,
-                env_settings: PydanticBaseSettingsSource,
-                dotenv_settings: PydanticBaseSettingsSource,
-                file_secret_settings: PydanticBaseSettingsSource,
-            ) -> tuple[PydanticBaseSettingsSource, ...]:
-                values = {k: v for k, v in env.items() if v}  # empty = unset
-                dotenv = DotEnvSettingsSource(settings_cls, env_file=file, env_ignore_empty=True)
-                return (InitSettingsSource(settings_cls, values), dotenv)
-
+        values = DotEnvSettingsSource(cls, env_file=file, env_ignore_empty=True)()
+        if environ is None:
+            values.update(EnvSettingsSource(cls, env_ignore_empty=True)())
+        else:
+            values.update({name: value for name, value in environ.items() if value})
         try:
-            return cls(**dict(_Loader()))
+            return cls(**values)
         except ValidationError as exc:
             raise ConfigError(_describe(exc)) from None
 
