@@ -37,6 +37,12 @@ DEMO_SERVED_NAME = "qwen3-demo"
 HF_NAMES = ("HF_HOME", "HF_HUB_OFFLINE")
 
 
+def server_root(base_url: str) -> str:
+    """``http://host:port/v1`` (or the root itself) -> ``http://host:port``."""
+    url = base_url.rstrip("/")
+    return url.removesuffix("/v1")
+
+
 def _env(name: str, default: Any, **bounds: Any) -> Any:
     return Field(default, validation_alias=name, **bounds)
 
@@ -102,8 +108,7 @@ class Config(BaseSettings):
     @property
     def server_root(self) -> str:
         """The server's root URL (``/health``, ``/metrics``, ``/tokenize`` live there)."""
-        url = self.vllm_base_url
-        return url[: -len("/v1")] if url.endswith("/v1") else url
+        return server_root(self.vllm_base_url)
 
     @property
     def is_demo(self) -> bool:

@@ -32,22 +32,33 @@ def free_port() -> int:
 
 
 def stop_group(
-    process: subprocess.Popen[Any], grace_s: float = 20.0, sig: int = signal.SIGTERM
+    process: subprocess.Popen[Any],
+    grace_s: float = 20.0,
+    sig: int = signal.SIGTERM,
+    gone_within_s: float = 10.0,
 ) -> None:
-    """Stop ``process`` (started with ``start_new_session=True``) and its whole group."""
-    if process.poll() is not None:
-        return
+    """Stop ``process`` (started with ``start_new_session=True``) and its whole group.
+
+    ``sig`` to the group, SIGKILL when the leader outlives ``grace_s``, SIGKILL for
+    members that outlived the leader; returns once the group is gone (a GPU's memory is
+    free again) or ``gone_within_s`` has passed.
+    """
     pgid = process.pid
+    if process.poll() is None:
+        try:
+            os.killpg(pgid, sig)
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+            process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + gone_within_s
     try:
-        os.killpg(pgid, sig)
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(pgid, signal.SIGKILL)
-        process.wait(timeout=10)
-    except ProcessLookupError:
-        pass
-    try:  # workers that outlived the leader
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(pgid, signal.SIGKILL)  # workers that outlived the leader
+        while time.monotonic() < deadline:
+            time.sleep(0.1)  # until the kernel has reaped them, bounded
+            os.killpg(pgid, 0)
     except ProcessLookupError:
         pass
 

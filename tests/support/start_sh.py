@@ -14,6 +14,7 @@ import subprocess
 import httpx
 
 from backend.config import ROOT
+from backend.engine.process import stop_group
 from tests.support.engine import ARTIFACTS
 
 
@@ -46,6 +47,5 @@ class StartSh:
 
     def interrupt(self, timeout_s: float = 60) -> int:
         """Ctrl-C: SIGINT to start.sh's process group, then its exit status."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-        return self.process.wait(timeout=timeout_s)
+        stop_group(self.process, grace_s=timeout_s, sig=signal.SIGINT)
+        return self.process.wait()
