@@ -66,7 +66,7 @@ def make_plan(config: Config) -> LaunchPlan:
     device: Device = "cuda" if has_nvidia_gpu() else "cpu"
     sizing_flags, shown = sizing(config, choice, device)
     command = build_command(config, choice, device, sizing_flags)
-    known = known_options(config.engine_python)
+    known = known_options(config.engine_python, Path(config.run_dir) / "engine-flags.json")
     dropped: list[Dropped] = []
     if known is not None:
         command, dropped = drop_unknown(command, known, start=COMMAND_HEAD)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,13 +32,30 @@ OLD_ENGINE_OPTIONS = [
 ]
 
 
+FAKE_ENGINE = """
+import pathlib, sys
+if "find_spec" in sys.argv[2]:
+    print("/fake/vllm/__init__.py 1.0")  # which vLLM is installed
+else:
+    with (pathlib.Path(__file__).parent / "parser-builds").open("a") as log:
+        log.write("built\\n")
+    print(OPTIONS)
+"""
+
+
 @pytest.fixture
 def old_engine(tmp_path):
     """An ENGINE_PYTHON whose `-c` prints an older vLLM's option strings."""
     script = tmp_path / "python"
-    script.write_text(f"#!{sys.executable}\nprint({json.dumps(OLD_ENGINE_OPTIONS)!r})\n")
+    options = repr(json.dumps(OLD_ENGINE_OPTIONS))
+    script.write_text(f"#!{sys.executable}\n" + FAKE_ENGINE.replace("OPTIONS", options))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return str(script)
+
+
+def parser_builds(engine: str) -> int:
+    log = Path(engine).parent / "parser-builds"
+    return len(log.read_text().splitlines()) if log.exists() else 0
 
 
 def test_drop_unknown_removes_the_flag_and_its_value():
@@ -63,6 +81,15 @@ def test_plan_leaves_out_what_an_older_engine_lacks(old_engine, monkeypatch):
     assert "--reasoning-parser" in plan.command  # the rest stays
     assert [d.flag for d in plan.dropped] == ["--reasoning-config"]
     assert plan.unavailable == ["thinking budget"]
+
+
+def test_the_parser_is_built_once_per_installed_vllm(old_engine, tmp_path):
+    cache = tmp_path / "run" / "engine-flags.json"
+    first = known_options(old_engine, cache)
+    assert first == frozenset(OLD_ENGINE_OPTIONS) and parser_builds(old_engine) == 1
+    assert known_options(old_engine, cache) == first and parser_builds(old_engine) == 1
+    cache.write_text(cache.read_text().replace("1.0", "0.9"))  # another vLLM was installed
+    assert known_options(old_engine, cache) == first and parser_builds(old_engine) == 2
 
 
 def test_a_saved_plan_is_reused_only_for_the_same_settings(old_engine, monkeypatch, tmp_path):
