@@ -58,7 +58,9 @@ class LaunchPlan:
 
 
 def config_digest(config: Config) -> str:
-    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+    # start.sh exports the plan's SERVED_MODEL_NAME (for the chat) between env and serve.
+    settings = config.model_dump_json(exclude={"served_model_name"})
+    return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
 def make_plan(config: Config) -> LaunchPlan:
@@ -107,6 +109,7 @@ def load_plan(config: Config, path: Path) -> LaunchPlan:
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"cannot read the launch plan {path}: {exc}") from None
-    if plan.config_digest != config_digest(config):
+    served = config.served_model_name
+    if plan.config_digest != config_digest(config) or served not in ("", plan.choice.served_name):
         raise ValueError(f"the launch plan {path} was made for other settings")
     return plan

@@ -25,6 +25,7 @@ class StartSh:
             full.pop("VLLM_API_KEY", None)
         self.chat_url = f"http://127.0.0.1:{full['PORT']}"
         self.log_path = ARTIFACTS / log_name
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
                 [str(ROOT / "start.sh")],

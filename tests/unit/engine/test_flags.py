@@ -98,8 +98,11 @@ def test_a_saved_plan_is_reused_only_for_the_same_settings(old_engine, monkeypat
     plan = make_plan(config)
     path = save_plan(config, plan)
     assert load_plan(config, path) == plan
-    with pytest.raises(ValueError, match="other settings"):
-        load_plan(config.model_copy(update={"vllm_api_key": "other"}), path)
+    named = config.model_copy(update={"served_model_name": plan.choice.served_name})
+    assert load_plan(named, path) == plan  # as start.sh exports it for the chat
+    for other in ({"vllm_api_key": "other"}, {"served_model_name": "other"}):
+        with pytest.raises(ValueError, match="other settings"):
+            load_plan(config.model_copy(update=other), path)
     path.write_text("{")
     with pytest.raises(ValueError, match="cannot read"):
         load_plan(config, path)
