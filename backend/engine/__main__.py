@@ -1,4 +1,4 @@
-"""Entry point: ``python -m backend.engine serve|env``."""
+"""Entry point: ``python -m backend.engine serve|env|command|profiles`` (see cli.py)."""
 
 import sys
 
