@@ -40,6 +40,8 @@ ENV_NAMES = {
     "CHAT_USERNAME": "chat_username",
     "RUN_DIR": "run_dir",
     "STREAM_FLUSH_MS": "stream_flush_ms",
+    "METRICS_TOKEN": "metrics_token",
+    "PROMETHEUS_PORT": "prometheus_port",
 }
 
 
@@ -70,6 +72,8 @@ class Config(BaseModel):
     chat_username: str = "demo"
     run_dir: str = str(ROOT / ".run")
     stream_flush_ms: float = Field(50.0, ge=0, le=1000)
+    metrics_token: str = ""
+    prometheus_port: int = Field(9090, ge=1, le=65535)
 
     @field_validator("vllm_base_url")
     @classmethod

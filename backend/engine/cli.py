@@ -19,7 +19,7 @@ from rich.console import Console
 
 from backend.config import Config, ConfigError
 from backend.engine.launcher import Engine, engine_env, prepare
-from backend.engine.status import EngineStatus, write_status
+from backend.engine.status import EngineStatus, api_key_path, write_api_key, write_status
 
 # Log lines that mark vLLM's start-up stages, in order, and what to tell the operator.
 STAGES = (
@@ -69,6 +69,7 @@ def serve(config: Config, timeout_s: float) -> int:
         plan=plan,
     )
     write_status(config, status)
+    write_api_key(config)  # monitoring reads the key from the run dir (start.sh generates it)
     stopping = False
 
     def _stop(signum, frame):
@@ -108,6 +109,7 @@ def serve(config: Config, timeout_s: float) -> int:
         return 0
     finally:
         engine.stop()
+        api_key_path(config).unlink(missing_ok=True)
         if stopping:  # a failure keeps its "failed" state and detail for the chat to show
             write_status(config, replace(status, state="stopped"))
 
