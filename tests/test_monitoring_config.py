@@ -18,9 +18,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from backend.config import Config
 from backend.metrics import ChatMetrics
 from backend.metrics.prometheus import MONITORING_DIR, render_config, write_run_config
+from support.dashboard import DASHBOARD, dashboard_exprs
 
 GRAFANA = MONITORING_DIR / "grafana"
-DASHBOARD = GRAFANA / "dashboards" / "hybrid-chat.json"
 PROMTOOL = shutil.which("promtool")
 
 
@@ -81,11 +81,6 @@ def test_without_key_or_token_nothing_is_sent():
     )
     assert all("authorization" not in job for job in cfg["scrape_configs"])
     assert Path(cfg["rule_files"][0]).is_absolute()
-
-
-def dashboard_exprs() -> list[str]:
-    panels = json.loads(DASHBOARD.read_text())["panels"]
-    return [t["expr"] for p in panels if p["type"] != "row" for t in p["targets"]]
 
 
 def test_dashboard_panels_use_the_provisioned_datasource():
