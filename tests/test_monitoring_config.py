@@ -16,8 +16,9 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from backend.config import Config
+from backend.engine.status import api_key_path, write_api_key
 from backend.metrics import ChatMetrics
-from backend.metrics.prometheus import MONITORING_DIR, render_config, write_run_config
+from backend.metrics.prometheus import MONITORING_DIR, render_config, vllm_key, write_run_config
 from support.dashboard import DASHBOARD, dashboard_exprs
 
 GRAFANA = MONITORING_DIR / "grafana"
@@ -102,3 +103,15 @@ def test_every_chat_series_named_in_panels_and_alerts_exists():
     alerts = (MONITORING_DIR / "alerts.yml").read_text()
     used = set(re.findall(r"hybrid_chat_[a-z_]+", " ".join(dashboard_exprs()) + alerts))
     assert used and used <= names, used - names
+
+
+def test_launcher_key_file_is_owner_only_and_read_for_the_scrape(tmp_path):
+    config = Config(vllm_api_key="gen3rated", run_dir=str(tmp_path))
+    write_api_key(config)
+    path = api_key_path(config)
+    assert path.read_text() == "gen3rated"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # scripts/monitor runs without VLLM_API_KEY (start.sh generated it): the file tells.
+    assert vllm_key(Config(run_dir=str(tmp_path))) == "gen3rated"
+    write_api_key(Config(run_dir=str(tmp_path)))  # no key: no stale file either
+    assert not path.exists() and vllm_key(Config(run_dir=str(tmp_path))) == ""

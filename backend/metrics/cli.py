@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.start()
-        console.print(where_to_look(server, config))
+        console.print(where_to_look(server, config), soft_wrap=True)
         while server.process is not None and server.process.poll() is None:
             time.sleep(1.0)
         console.print(f"[red]Prometheus exited[/]; log: {server.log_path}")
