@@ -20,6 +20,7 @@ from backend.chat.stats import AnswerStats
 from backend.chat.view import AnswerView
 from backend.engine.status import read_status
 from backend.metrics import METRICS, error_kind
+from backend.metrics.chat import Outcome
 from backend.server.client import ChatClient, Finish, ServerError, Usage
 from backend.server.reasoning import Segment
 
@@ -67,7 +68,13 @@ async def run_turn(
     _record(view, mode, "length" if finish == "length" else "completed", stats)
 
 
-def _record(view, mode, outcome, stats: AnswerStats | None = None, exc=None) -> None:
+def _record(
+    view: AnswerView,
+    mode: MessageMode,
+    outcome: Outcome,
+    stats: AnswerStats | None = None,
+    exc: BaseException | None = None,
+) -> None:
     """Count the answer in the chat's metrics (after ``view.finish``: the budget flag is set)."""
     stats = stats or AnswerStats.from_view(view, None)
     METRICS.answer(

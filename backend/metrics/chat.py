@@ -66,49 +66,57 @@ class ChatMetrics:
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
         self._sessions: set[str] = set()
-        kw = {"registry": registry}
         self.active_sessions = Gauge(
-            "hybrid_chat_active_sessions", "Chat sessions open in a browser now.", **kw
+            "hybrid_chat_active_sessions", "Chat sessions open in a browser now.", registry=registry
         )
         self.active_sessions.set_function(lambda: len(self._sessions))
         self.answers_in_progress = Gauge(
-            "hybrid_chat_answers_in_progress", "Answers being streamed now.", **kw
+            "hybrid_chat_answers_in_progress", "Answers being streamed now.", registry=registry
         )
         self.messages = Counter(
-            "hybrid_chat_messages_total", "Messages sent, by mode.", ["mode"], **kw
+            "hybrid_chat_messages_total", "Messages sent, by mode.", ["mode"], registry=registry
         )
         self.answers = Counter(
-            "hybrid_chat_answers_total", "Answers ended, by outcome.", ["outcome"], **kw
+            "hybrid_chat_answers_total",
+            "Answers ended, by outcome.",
+            ["outcome"],
+            registry=registry,
         )
         self.errors = Counter(
-            "hybrid_chat_answer_errors_total", "Answers that failed, by kind.", ["kind"], **kw
+            "hybrid_chat_answer_errors_total",
+            "Answers that failed, by kind.",
+            ["kind"],
+            registry=registry,
         )
         self.ttft = Histogram(
             "hybrid_chat_time_to_first_token_seconds",
             "From sending to the first streamed token, as the chat saw it.",
             ["mode"],
             buckets=TTFT_BUCKETS_S,
-            **kw,
+            registry=registry,
         )
         self.answer_time = Histogram(
             "hybrid_chat_answer_duration_seconds",
             "From sending to the end of the answer, as the chat saw it.",
             ["mode", "outcome"],
             buckets=ANSWER_BUCKETS_S,
-            **kw,
+            registry=registry,
         )
         self.tokens = Counter(
-            "hybrid_chat_tokens_total", "Tokens relayed to the browser, by kind.", ["kind"], **kw
+            "hybrid_chat_tokens_total",
+            "Tokens relayed to the browser, by kind.",
+            ["kind"],
+            registry=registry,
         )
         self.budget_hits = Counter(
             "hybrid_chat_thinking_budget_hits_total",
             "Answers whose reasoning was ended by the thinking budget.",
-            **kw,
+            registry=registry,
         )
         self.history_save_failures = Counter(
             "hybrid_chat_history_save_failures_total",
             "Conversation writes that failed (the chat went on; the user got a notice).",
-            **kw,
+            registry=registry,
         )
         self._zero_labels()
 
@@ -169,7 +177,7 @@ class ChatMetrics:
     def _value(self, name: str, labels: dict[str, str] | None = None) -> float:
         return self.registry.get_sample_value(name, labels or {}) or 0.0
 
-    def _by(self, name: str, label: str, values) -> dict[str, int]:
+    def _by(self, name: str, label: str, values: tuple[str, ...]) -> dict[str, int]:
         return {v: int(self._value(name, {label: v})) for v in values}
 
     def snapshot(self) -> ChatSnapshot:

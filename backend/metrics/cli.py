@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from types import FrameType
 from urllib.parse import quote
 
 from rich.console import Console
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         config_path, args.port or config.prometheus_port, run_dir / "data", run_dir / "log"
     )
 
-    def _stop(signum, frame):
+    def _stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
