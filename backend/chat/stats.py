@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from backend.chat.view import AnswerView
 from backend.server.client import Usage
 
 
@@ -17,7 +18,9 @@ class AnswerStats:
     elapsed_s: float
 
     @classmethod
-    def from_view(cls, view, usage: Usage | None, finish: str | None = None) -> AnswerStats:
+    def from_view(
+        cls, view: AnswerView, usage: Usage | None, finish: str | None = None
+    ) -> AnswerStats:
         now = time.monotonic()
         ttft = view.first_token_at - view.started_at if view.first_token_at else None
         reasoning = answer = None

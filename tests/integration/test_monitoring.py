@@ -16,12 +16,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from backend.config import Config
+from backend.engine.process import free_port
 from backend.metrics.cli import TTFT_P95, graph_url
 from backend.metrics.prometheus import PrometheusServer, write_run_config
 from backend.server.metrics import parse_metrics
-from support.chat_socket import ChatApp, ChatSession
-from support.dashboard import dashboard_exprs
-from support.engine import ARTIFACTS, free_port
+from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.dashboard import dashboard_exprs
+from tests.support.engine import ARTIFACTS
 
 TOKEN = secrets.token_urlsafe(16)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,26 +31,21 @@ ROUNDS = 3
 
 
 @pytest.fixture(scope="module")
-def chat_app(vllm_server, tmp_path_factory):
-    env = {
-        "VLLM_BASE_URL": vllm_server.base_url,
-        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
-        "RUN_DIR": str(tmp_path_factory.mktemp("run-monitoring")),
-        "HOST": "0.0.0.0",  # the chat is configured as open to a network: a token is needed
-        "METRICS_TOKEN": TOKEN,
-    }
-    with ChatApp(free_port(), env, ARTIFACTS / "chat-monitoring.log") as app:
+def monitored(chat_app):
+    # The chat is configured as open to a network (HOST): its metrics need the token.
+    env = {"HOST": "0.0.0.0", "METRICS_TOKEN": TOKEN}
+    with chat_app("monitoring", env, via_proxy=False) as app:
         yield app
 
 
 @pytest.fixture(scope="module")
-def prometheus(vllm_server, chat_app, tmp_path_factory):
+def prometheus(vllm_server, monitored, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("prometheus")
     config = Config(
         vllm_base_url=vllm_server.base_url,
         vllm_api_key=vllm_server.config.vllm_api_key,
         host="0.0.0.0",
-        port=chat_app.port,
+        port=monitored.port,
         metrics_token=TOKEN,
         run_dir=str(run_dir),
     )
@@ -72,9 +68,9 @@ async def _chat_round(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def chatted(chat_app, prometheus):
+def chatted(monitored, prometheus):
     for _ in range(ROUNDS):
-        asyncio.run(_chat_round(chat_app.url))
+        asyncio.run(_chat_round(monitored.url))
     return prometheus
 
 
@@ -103,13 +99,13 @@ def chat_scrape(app: ChatApp) -> dict[tuple, float]:
     }
 
 
-def test_chat_metrics_need_the_token_when_open_to_a_network(chat_app):
-    url = f"{chat_app.url}/metrics"
+def test_chat_metrics_need_the_token_when_open_to_a_network(monitored):
+    url = f"{monitored.url}/metrics"
     assert httpx.get(url, timeout=10).status_code == 401
     assert httpx.get(url, headers={"Authorization": "Bearer no"}, timeout=10).status_code == 401
     served = httpx.get(url, headers=AUTH, timeout=10)
     assert served.status_code == 200 and "hybrid_chat_answers_total" in served.text
-    assert httpx.get(f"{chat_app.url}/auth/config", timeout=10).status_code == 200
+    assert httpx.get(f"{monitored.url}/auth/config", timeout=10).status_code == 200
 
 
 def test_prometheus_scrapes_both_servers_with_their_keys(prometheus):
@@ -122,8 +118,8 @@ def test_prometheus_scrapes_both_servers_with_their_keys(prometheus):
     assert found and set(found) == {"vllm", "chat"}, found
 
 
-def test_the_chats_are_counted_by_outcome(chat_app, chatted):
-    values = chat_scrape(chat_app)
+def test_the_chats_are_counted_by_outcome(monitored, chatted):
+    values = chat_scrape(monitored)
 
     def total(name, **labels):
         return values[(name, tuple(sorted(labels.items())))]
@@ -179,9 +175,9 @@ async def _status(url: str) -> str:
         return next(i.content for i in tab.since(mark).items if i.author == "Status")
 
 
-def test_status_shows_the_numbers_metrics_and_prometheus_have(chat_app, chatted, vllm_server):
-    text = asyncio.run(_status(chat_app.url))
-    values = chat_scrape(chat_app)  # the same registry, read after Status answered
+def test_status_shows_the_numbers_metrics_and_prometheus_have(monitored, chatted, vllm_server):
+    text = asyncio.run(_status(monitored.url))
+    values = chat_scrape(monitored)  # the same registry, read after Status answered
     answers = [
         int(values[("hybrid_chat_answers_total", (("outcome", o),))])
         for o in ("completed", "stopped", "length", "error")

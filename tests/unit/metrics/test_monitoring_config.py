@@ -19,7 +19,7 @@ from backend.config import Config
 from backend.engine.status import api_key_path, write_api_key
 from backend.metrics import ChatMetrics
 from backend.metrics.prometheus import MONITORING_DIR, render_config, vllm_key, write_run_config
-from support.dashboard import DASHBOARD, dashboard_exprs
+from tests.support.dashboard import DASHBOARD, dashboard_exprs
 
 GRAFANA = MONITORING_DIR / "grafana"
 PROMTOOL = shutil.which("promtool")
