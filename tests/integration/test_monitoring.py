@@ -201,7 +201,7 @@ def test_status_shows_the_numbers_metrics_and_prometheus_have(monitored, chatted
 def test_screenshot_of_the_chat_ttft_graph(chatted):
     from playwright.sync_api import sync_playwright
 
-    url = graph_url(chatted.url, TTFT_P95.replace("[5m]", "[1m]"), "5m")
+    url = graph_url(chatted.url, TTFT_P95.replace("[5m]", "[1m]"), "1m")
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"]
