@@ -20,7 +20,8 @@ from backend.engine.process import free_port
 from backend.metrics.cli import TTFT_P95, graph_url
 from backend.metrics.prometheus import PrometheusServer, write_run_config
 from backend.server.metrics import parse_metrics
-from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.chat_app import ChatApp
+from tests.support.chat_socket import ChatSession
 from tests.support.dashboard import dashboard_exprs
 from tests.support.engine import ARTIFACTS
 
