@@ -76,6 +76,8 @@ class Config(BaseSettings):
     chat_username: str = _env("CHAT_USERNAME", "demo")
     run_dir: str = _env("RUN_DIR", str(ROOT / ".run"))
     stream_flush_ms: float = _env("STREAM_FLUSH_MS", 50.0, ge=0, le=1000)
+    metrics_token: str = _env("METRICS_TOKEN", "")
+    prometheus_port: int = _env("PROMETHEUS_PORT", 9090, ge=1, le=65535)
     hf_home: str = _env("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
     hf_hub_offline: str = _env("HF_HUB_OFFLINE", "")
 

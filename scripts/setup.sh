@@ -50,17 +50,28 @@ ensure_engine_env() {
   fi
 }
 
-# Debian packages the tests need: chromium for the browser tests, shellcheck for start.sh.
+# Debian packages the tests need: chromium for the browser tests, shellcheck for start.sh,
+# prometheus (with promtool) for the monitoring tests.
 ensure_test_packages() {
   local missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
-  if [ ${#missing[@]} -eq 0 ]; then
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  apt_install "${missing[@]}"
+}
+
+# Debian's prometheus for scripts/monitor.
+ensure_monitor_packages() {
+  command -v prometheus >/dev/null 2>&1 || apt_install prometheus
+}
+
+apt_install() {
+  if [ $# -eq 0 ]; then
     return 0
   fi
-  log "Installing ${missing[*]} (apt)"
+  log "Installing $* (apt)"
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@" >/dev/null
 }

@@ -25,6 +25,7 @@ from backend.chat.starters import STARTERS
 from backend.chat.status import show_status
 from backend.chat.turn import run_turn
 from backend.config import Config
+from backend.metrics import METRICS
 from backend.server.client import ChatClient
 
 STATUS_COMMAND = "Status"
@@ -89,6 +90,7 @@ def starters() -> list[cl.Starter]:
 
 async def start_chat() -> None:
     state = _state()
+    METRICS.session_opened(cl.context.session.id)
     await cl.context.emitter.set_commands(COMMANDS)
     widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
     await cl.ChatSettings(widgets).send()
@@ -110,6 +112,7 @@ async def handle_message(message: cl.Message) -> None:
         return
     # Queue before any await, so answers come in the order the messages were sent.
     state = _state()
+    METRICS.session_opened(cl.context.session.id)  # a tab that reconnected is active again
     if state.lock.locked():
         await note("Still answering your previous message; this one is next in line.")
     async with state.lock:
@@ -125,6 +128,7 @@ async def end_chat() -> None:
     # Chainlit frees the session's user data when it clears the session. Its list of the
     # session's messages (chat_context) is never freed by Chainlit 2.12 at all: drop it.
     chat_contexts.pop(cl.context.session.id, None)
+    METRICS.session_closed(cl.context.session.id)
 
 
 def auth_enabled() -> bool:

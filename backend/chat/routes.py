@@ -7,6 +7,8 @@ from fastapi.responses import JSONResponse
 
 from backend.config import DEMO_SERVED_NAME, Config
 from backend.engine.status import read_status
+from backend.metrics import REGISTRY
+from backend.metrics import http as metrics_http
 from backend.server.client import ChatClient, ModelInfo
 
 STATUS_PATH = "/hybrid-chat/status"
@@ -46,6 +48,7 @@ async def banner_info(config: Config, client: ChatClient) -> dict:
 
 def install(config: Config, client: ChatClient) -> None:
     """Register the routes ahead of Chainlit's catch-all page route."""
+    metrics_http.install(app, config, REGISTRY)
     if any(getattr(r, "path", None) == STATUS_PATH for r in app.router.routes):
         return
 

@@ -1,4 +1,5 @@
-"""The "Status" command: the model server's health and load, from its /metrics."""
+"""The "Status" command: the model server's health and load, from its /metrics, and the
+chat's own numbers, read from the registry its /metrics serves (so both always agree)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import chainlit as cl
 import httpx
 
 from backend.engine.status import read_status
+from backend.metrics import METRICS, ChatSnapshot
 from backend.server.client import ChatClient
 from backend.server.metrics import fetch_server_metrics
 
@@ -58,5 +60,29 @@ async def status_lines(client: ChatClient) -> list[str]:
     return lines
 
 
+def chat_lines(snapshot: ChatSnapshot) -> list[str]:
+    """The chat's counters since it started, worded for the Status message."""
+    answers = snapshot.answers
+    lines = [
+        "**Chat** (since it started; the same numbers as its /metrics)",
+        f"- Active sessions: {snapshot.active_sessions}, "
+        f"answers streaming now: {snapshot.answers_in_progress}",
+        f"- Messages: {snapshot.messages['think']} with thinking, "
+        f"{snapshot.messages['no_think']} without",
+        f"- Answers: {answers['completed']} completed, {answers['stopped']} stopped, "
+        f"{answers['length']} cut off by length, {answers['error']} failed",
+    ]
+    if failed := {kind: n for kind, n in snapshot.errors.items() if n}:
+        lines.append("- Failures by kind: " + ", ".join(f"{k} {n}" for k, n in failed.items()))
+    if (mean := snapshot.mean_ttft_s) is not None:
+        lines.append(f"- Mean time to first token: {mean * 1000:.0f} ms")
+    lines.append(
+        f"- Thinking budget reached: {snapshot.thinking_budget_hits}, "
+        f"history save failures: {snapshot.history_save_failures}"
+    )
+    return lines
+
+
 async def show_status(client: ChatClient) -> None:
-    await cl.Message(content="\n".join(await status_lines(client)), author="Status").send()
+    lines = [*await status_lines(client), "", *chat_lines(METRICS.snapshot())]
+    await cl.Message(content="\n".join(lines), author="Status").send()

@@ -20,6 +20,8 @@ from backend.chat.settings import SamplingSettings, SettingsState
 from backend.chat.stats import AnswerStats
 from backend.chat.view import AnswerView
 from backend.engine.status import read_status
+from backend.metrics import METRICS, error_kind
+from backend.metrics.chat import Outcome
 from backend.server.client import ChatClient, Finish, ServerError, Usage
 from backend.server.reasoning import Segment
 
@@ -35,6 +37,7 @@ async def run_turn(
     if missing:
         await cl.Message(content=missing, author="Chat").send()
     history.add_user(mode.text)
+    METRICS.message(mode.thinking)
     view = AnswerView(interval_s=client.config.stream_flush_ms / 1000)
     try:
         if not await _prepare(client, history, settings, mode):
@@ -51,18 +54,43 @@ async def run_turn(
     except asyncio.CancelledError:
         await view.finish(note="Stopped.", stopped=True)
         history.add_assistant(view.answer)
+        _record(view, mode, "stopped")
         raise
     except ServerError as exc:
         await view.finish(note=str(exc))
         history.add_assistant(view.answer)
+        _record(view, mode, "error", exc=exc)
         return
     except Exception as exc:  # never a stack trace in the chat
         log.exception("chat turn failed")
         await view.finish(note=f"Something went wrong ({type(exc).__name__}); please try again.")
+        _record(view, mode, "error", exc=exc)
         return
     stats = AnswerStats.from_view(view, usage, finish)
     await view.finish(note=_finish_note(view, finish, settings.max_tokens), stats=stats.line())
     history.add_assistant(view.answer)
+    _record(view, mode, "length" if finish == "length" else "completed", stats)
+
+
+def _record(
+    view: AnswerView,
+    mode: MessageMode,
+    outcome: Outcome,
+    stats: AnswerStats | None = None,
+    exc: BaseException | None = None,
+) -> None:
+    """Count the answer in the chat's metrics (after ``view.finish``: the budget flag is set)."""
+    stats = stats or AnswerStats.from_view(view, None)
+    METRICS.answer(
+        outcome,
+        thinking=mode.thinking,
+        ttft_s=stats.ttft_s,
+        elapsed_s=stats.elapsed_s,
+        reasoning_tokens=stats.reasoning_tokens,
+        answer_tokens=stats.answer_tokens,
+        budget_cut=view.budget_cut,
+        error_kind=error_kind(exc) if exc is not None else None,
+    )
 
 
 async def _prepare(
@@ -72,10 +100,12 @@ async def _prepare(
     try:
         trimmed = await fit_history(client, history, settings, thinking=mode.thinking)
     except ContextTooSmall as exc:
+        METRICS.not_sent("context_full")
         await cl.Message(content=str(exc), author="Chat").send()
         return False
     except ServerError as exc:
         if not exc.unreachable or not await _wait_until_ready(client):
+            METRICS.not_sent(error_kind(exc))
             if not exc.unreachable:
                 await cl.Message(content=str(exc), author="Chat").send()
             return False
@@ -98,14 +128,15 @@ async def _stream(
 ) -> tuple[Usage | None, str | None]:
     usage: Usage | None = None
     finish: str | None = None
-    async with client.stream(messages, settings, thinking=mode.thinking) as events:
-        async for event in events:
-            if isinstance(event, Segment):
-                await view.add(event)
-            elif isinstance(event, Usage):
-                usage = event
-            elif isinstance(event, Finish):
-                finish = event.reason
+    with METRICS.answers_in_progress.track_inprogress():
+        async with client.stream(messages, settings, thinking=mode.thinking) as events:
+            async for event in events:
+                if isinstance(event, Segment):
+                    await view.add(event)
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, Finish):
+                    finish = event.reason
     return usage, finish
 
 

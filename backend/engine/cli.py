@@ -30,7 +30,7 @@ from backend.engine.plan import LaunchPlan, load_plan, make_plan, save_plan
 from backend.engine.port import port_holder
 from backend.engine.process import Engine
 from backend.engine.profiles import get_profile, profile_args
-from backend.engine.status import EngineStatus, write_status
+from backend.engine.status import EngineStatus, api_key_path, write_api_key, write_status
 
 # Log lines that mark vLLM's start-up stages, in order, and what to tell the operator.
 STAGES = (
@@ -108,6 +108,7 @@ def serve(config: Config, timeout_s: float, plan_file: Path | None = None) -> in
         unavailable=plan.unavailable,
     )
     write_status(config, status)
+    write_api_key(config)  # monitoring reads the key from the run dir (start.sh generates it)
     stopping = False
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -148,6 +149,7 @@ def serve(config: Config, timeout_s: float, plan_file: Path | None = None) -> in
         return 0
     finally:
         engine.stop()
+        api_key_path(config).unlink(missing_ok=True)
         if stopping:  # a failure keeps its "failed" state and detail for the chat to show
             write_status(config, replace(status, state="stopped"))
 

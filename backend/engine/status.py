@@ -70,3 +70,20 @@ def _running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def api_key_path(config: Config) -> Path:
+    """Where the launcher leaves the API key of the vLLM it runs (for Prometheus' scrape)."""
+    return Path(config.run_dir) / "vllm-api-key"
+
+
+def write_api_key(config: Config) -> None:
+    """Write VLLM_API_KEY to `api_key_path`, readable by its owner only (no key: no file)."""
+    path = api_key_path(config)
+    path.unlink(missing_ok=True)
+    if not config.vllm_api_key:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(config.vllm_api_key)

@@ -23,7 +23,8 @@ MAX_LINES = 300
 ALLOWED = {
     "config": {"backend.engine.profiles"},
     "server": {"backend.config"},
-    "chat": {"backend.config", "backend.server", "backend.engine.status"},
+    "chat": {"backend.config", "backend.server", "backend.engine.status", "backend.metrics"},
+    "metrics": {"backend.config", "backend.server", "backend.engine.status"},
     "engine": {"backend.config", "backend.planner"},
     "planner": set(),
     "loadtest": {"backend.config", "backend.server"},
