@@ -13,7 +13,6 @@ from typing import Literal, Protocol
 
 import httpx
 
-from backend.loadtest.app_target import AppTarget
 from backend.loadtest.direct import DirectTarget, make_client
 from backend.loadtest.metrics import RequestResult
 from backend.loadtest.tokenizer import Endpoint, Tokenizer, api_url_of
@@ -42,6 +41,9 @@ class TargetSpec:
 async def open_target(spec: TargetSpec) -> AsyncIterator[Target]:
     """The target ``spec`` describes; its connections close when the block ends."""
     if spec.name == "app":
+        # Imported here: direct-only runs need no socket.io client installed.
+        from backend.loadtest.app_target import AppTarget
+
         async with httpx.AsyncClient(timeout=30.0) as http:
             tokenizer = Tokenizer(spec.base_url, spec.model, spec.endpoint, http, spec.api_key)
             yield AppTarget(
