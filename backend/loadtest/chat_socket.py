@@ -65,6 +65,10 @@ class ChatSocket:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("*", on_event)
 
+    @property
+    def connected(self) -> bool:
+        return bool(self.sio.connected)
+
     async def open(self, timeout_s: float = 30.0) -> None:
         """Steps 1 and 2: connect and announce the tab."""
         await self.sio.connect(
