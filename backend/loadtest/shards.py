@@ -159,13 +159,8 @@ async def _run_processes(
     procs = [ctx.Process(target=_worker, args=(target, s, barrier, queue, done)) for s in slices]
     for proc in procs:
         proc.start()
-    loop = asyncio.get_running_loop()
     try:
-        try:
-            await loop.run_in_executor(None, barrier.wait, BARRIER_TIMEOUT_S)
-        except threading.BrokenBarrierError:
-            cause = await loop.run_in_executor(None, queue.get, True, 30.0)
-            raise RuntimeError(f"a client process failed before the start: {cause}") from None
+        await _start(barrier, procs, queue)
         async with sampler:
             outcomes = await _collect(queue, procs, done, progress)
     finally:
@@ -179,6 +174,26 @@ async def _run_processes(
     return merge_runs(outcomes)
 
 
+async def _start(barrier: Any, procs: Sequence[Any], queue: Any) -> None:
+    """Wait until every process is warmed up and at the barrier; a process that fails or dies
+    before (an error, a crash while starting) breaks the barrier, and the reason is raised."""
+    loop = asyncio.get_running_loop()
+    waiting = loop.run_in_executor(None, barrier.wait, BARRIER_TIMEOUT_S)
+    while not waiting.done():
+        await asyncio.wait({waiting}, timeout=PROGRESS_PERIOD_S)
+        if any(p.exitcode not in (None, 0) for p in procs) and not waiting.done():
+            barrier.abort()
+    try:
+        await waiting
+    except threading.BrokenBarrierError:
+        try:
+            cause = await loop.run_in_executor(None, queue.get, True, 5.0)
+        except queues.Empty:
+            codes = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            cause = f"exit code {codes[0]}" if codes else f"not ready in {BARRIER_TIMEOUT_S:g} s"
+        raise RuntimeError(f"a client process failed before the start: {cause}") from None
+
+
 async def _collect(queue: Any, procs: Sequence[Any], done: Any, progress: Progress) -> list[Any]:
     """Every process's outcome, reporting finished requests while waiting."""
     loop, outcomes, seen = asyncio.get_running_loop(), [], 0
@@ -189,7 +204,8 @@ async def _collect(queue: Any, procs: Sequence[Any], done: Any, progress: Progre
             killed = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
             if killed:  # a process that dies without a word (killed, out of memory)
                 raise RuntimeError(f"a client process exited with code {killed[0]}") from None
-        if done.value > seen:
-            progress(done.value - seen)
-            seen = done.value
+        finished = done.value
+        if finished > seen:
+            progress(finished - seen)
+            seen = finished
     return outcomes
