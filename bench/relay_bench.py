@@ -26,7 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ from backend.chat.settings import SettingsState
 from backend.loadtest import cli, report
 from backend.loadtest.direct import DirectTarget, make_client, timed_result
 from backend.loadtest.metrics import RequestResult
+from backend.loadtest.targets import TargetSpec, open_target
+from backend.loadtest.tokenizer import api_url_of
 from backend.loadtest.workload import RequestSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +182,9 @@ class AppLikeDirect(DirectTarget):
         text = "".join(texts)
         tokens = await self.count_text(text) if text else None
         prompt = spec.prompt_tokens or 0
-        return timed_result(start, arrivals, tokens or len(text.split()), prompt, spec.thinking)
+        source = "tokenize" if tokens else "words"
+        count = tokens or len(text.split())
+        return timed_result(start, arrivals, count, prompt, spec.thinking, tokens_from=source)
 
 
 def _chunk_text(chunk: Any) -> str:
@@ -191,11 +196,21 @@ def _chunk_text(chunk: Any) -> str:
 
 
 class BenchRunner(cli.Runner):
-    def _target(self, name: str, pool: int) -> Any:
-        if name == "app":
-            return super()._target(name, pool)
-        client = make_client(self.args.base_url, self.args.api_key, pool, self.args.timeout)
-        return AppLikeDirect(client, self.model or "", self.tokenizer.count_text)
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.opener = self.open
+
+    def open(self, target: TargetSpec) -> Any:
+        return open_target(target) if target.name == "app" else self._app_like(target)
+
+    @asynccontextmanager
+    async def _app_like(self, target: TargetSpec) -> AsyncIterator[AppLikeDirect]:
+        a = self.args
+        client = make_client(api_url_of(a.base_url), a.api_key, target.pool, a.timeout)
+        try:
+            yield AppLikeDirect(client, self.model or "", self.tokenizer.count_text)
+        finally:
+            await client.close()
 
 
 async def run_levels(
@@ -247,7 +262,7 @@ def level_args(base_url: str, server: str, ns: argparse.Namespace, app_url: str)
     argv = ["--base-url", base_url, "--app-url", app_url, "--endpoint", "chat",
             "--concurrency", ns.concurrency, "--input-len", "32", "--output-len", out_len,
             "--think-ratio", "0.5", "--warmup", "2", "--timeout", "300",
-            "--metrics-interval", "5"]  # fmt: skip
+            "--metrics-interval", "5", "--app-keep-settings"]  # fmt: skip
     args = cli.parse_args(argv)
     args.requests_per_user = ns.requests_per_user
     return args

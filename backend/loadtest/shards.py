@@ -21,6 +21,7 @@ import queue as queues
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from backend.loadtest.workload import RequestSpec
 BARRIER_TIMEOUT_S = 900.0
 PROGRESS_PERIOD_S = 0.25
 Progress = Callable[[int], None]  # requests finished since the last call
+Opener = Callable[[TargetSpec], AbstractAsyncContextManager[Target]]
 
 
 @dataclass(frozen=True)
@@ -119,14 +121,23 @@ async def drive(target: Target, part: Slice, on_done: Any = None) -> LevelRun:
 
 
 async def run_level(
-    target: TargetSpec, slices: Sequence[Slice], sampler: ServerSampler, progress: Progress
+    target: TargetSpec,
+    slices: Sequence[Slice],
+    sampler: ServerSampler,
+    progress: Progress,
+    opener: Opener | None = None,
 ) -> LevelRun:
-    """Warm up, then run the level; ``sampler`` scrapes the server while the level runs."""
+    """Warm up, then run the level; ``sampler`` scrapes the server while the level runs.
+
+    ``opener`` replaces ``open_target`` (a bench sending its own requests); it runs in this
+    process only."""
     if len(slices) == 1:
-        async with open_target(target) as opened:
+        async with (opener or open_target)(target) as opened:
             await warm_up(opened, slices[0])
             async with sampler:
                 return await drive(opened, slices[0], lambda _result: progress(1))
+    if opener is not None:
+        raise ValueError("a custom target runs in one process only (use --processes 1)")
     return await _run_processes(target, slices, sampler, progress)
 
 
