@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from backend.loadtest.direct import prime
 from backend.loadtest.metrics import RequestResult, summarize
 from backend.loadtest.shards import ShardRun, merge_runs, slice_level, split_evenly
 from backend.loadtest.workload import RequestSpec
@@ -81,3 +82,8 @@ async def test_processes_send_the_whole_level_and_hold_its_concurrency(tmp_path)
     assert row["total_output_tokens"] == 24 * 8 and row["output_tokens_from"] == {"usage": 24}
     assert row["input_len_exact"] and row["input_len_note"] == ""
     assert 0 < row["duration_s"] < 30 and row["server"]["running_max"] <= 6
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "completions"])
+async def test_priming_runs_the_sdk_on_a_canned_stream(endpoint):
+    assert await prime(endpoint)  # no server anywhere: nothing is sent
