@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing as mp
+import os
+import signal
 import sys
 
 import pytest
 
 from backend.loadtest.direct import prime
 from backend.loadtest.metrics import RequestResult, summarize
-from backend.loadtest.shards import ShardRun, merge_runs, slice_level, split_evenly
+from backend.loadtest.runner import ServerSampler
+from backend.loadtest.shards import ShardRun, merge_runs, run_level, slice_level, split_evenly
+from backend.loadtest.targets import TargetSpec
 from backend.loadtest.workload import RequestSpec
 from support.fake_openai_server import FakeOpenAIServer, Script
 
@@ -87,3 +92,20 @@ async def test_processes_send_the_whole_level_and_hold_its_concurrency(tmp_path)
 @pytest.mark.parametrize("endpoint", ["chat", "completions"])
 async def test_priming_runs_the_sdk_on_a_canned_stream(endpoint):
     assert await prime(endpoint)  # no server anywhere: nothing is sent
+
+
+async def test_a_process_that_dies_before_the_start_stops_the_level_with_its_exit_code():
+    async with FakeOpenAIServer(Script(first_token_s=3.0)) as server:
+        target = TargetSpec(
+            "direct", server.base_url, None, "fake-qwen3", "chat", "", "Think", 30.0, 4
+        )
+        parts = slice_level(specs(4), 2, warmup=specs(2), concurrency=2)
+        sampler = ServerSampler(server.base_url.removesuffix("/v1"), None, 5.0)
+        level = asyncio.create_task(run_level(target, parts, sampler, lambda _n: None))
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(mp.active_children()) < 2 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)  # polling for the spawned processes, bounded
+        os.kill(mp.active_children()[0].pid, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="before the start: exit code -9"):
+            await asyncio.wait_for(level, 60)
+    assert mp.active_children() == []  # the other one was stopped too

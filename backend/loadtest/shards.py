@@ -32,6 +32,7 @@ from backend.loadtest.workload import RequestSpec
 
 BARRIER_TIMEOUT_S = 900.0
 PROGRESS_PERIOD_S = 0.25
+JOIN_TIMEOUT_S = 30.0
 Progress = Callable[[int], None]  # requests finished since the last call
 Opener = Callable[[TargetSpec], AbstractAsyncContextManager[Target]]
 
@@ -175,14 +176,20 @@ async def _run_processes(
         async with sampler:
             outcomes = await _collect(queue, procs, done, progress)
     finally:
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.terminate()
+        await asyncio.get_running_loop().run_in_executor(None, _stop, procs)
     failures = [o for o in outcomes if not isinstance(o, ShardRun)]
     if failures:
         raise RuntimeError(f"a client process failed: {failures[0]}")
     return merge_runs(outcomes)
+
+
+def _stop(procs: Sequence[Any]) -> None:
+    """Let each process finish (a broken barrier ends them too), else terminate it."""
+    for proc in procs:
+        proc.join(timeout=JOIN_TIMEOUT_S)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=JOIN_TIMEOUT_S)
 
 
 async def _start(barrier: Any, procs: Sequence[Any], queue: Any) -> None:
@@ -197,11 +204,14 @@ async def _start(barrier: Any, procs: Sequence[Any], queue: Any) -> None:
     try:
         await waiting
     except threading.BrokenBarrierError:
-        try:
-            cause = await loop.run_in_executor(None, queue.get, True, 5.0)
-        except queues.Empty:
-            codes = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
-            cause = f"exit code {codes[0]}" if codes else f"not ready in {BARRIER_TIMEOUT_S:g} s"
+        codes = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+        if codes:  # died without a word; the others only report the broken barrier
+            cause = f"exit code {codes[0]}"
+        else:
+            try:  # the first process that failed aborted the barrier and put its error
+                cause = await loop.run_in_executor(None, queue.get, True, 5.0)
+            except queues.Empty:
+                cause = f"not ready in {BARRIER_TIMEOUT_S:g} s"
         raise RuntimeError(f"a client process failed before the start: {cause}") from None
 
 
