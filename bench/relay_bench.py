@@ -7,8 +7,9 @@ token, and the default 50), it starts ``chainlit run app.py`` against that serve
 every level direct and then through the app with the load tester's own machinery
 (``backend.loadtest``), reading the Chainlit process's CPU time from ``/proc`` around each
 app level. The direct requests are the ones the app sends (the product's sampling settings,
-no ``max_tokens``, no ``ignore_eos``) and their delivered text is counted by ``/tokenize`` as
-the app's is, so both sides measure the same thing.
+no ``max_tokens``, no ``ignore_eos``; the app keeps its own settings: ``--app-keep-settings``)
+and both sides count output tokens by the server's usage (the app's from the chat's stats
+line), so both sides measure the same thing.
 
     .venv/bin/python -m bench.relay_bench --servers fast,vllm --flush-ms 0,50 \
         --concurrency 1,16,64 --json bench/results/relay.json
@@ -35,8 +36,7 @@ import httpx
 
 from backend.chat.settings import SettingsState
 from backend.loadtest import cli, report
-from backend.loadtest.direct import DirectTarget, make_client, timed_result
-from backend.loadtest.metrics import RequestResult
+from backend.loadtest.direct import DirectTarget, make_client
 from backend.loadtest.targets import TargetSpec, open_target
 from backend.loadtest.tokenizer import api_url_of
 from backend.loadtest.workload import RequestSpec
@@ -149,12 +149,11 @@ def chat_app(base_url: str, flush_ms: float) -> Iterator[tuple[str, int]]:
 
 
 class AppLikeDirect(DirectTarget):
-    """The request the app sends (its sampling defaults, no max_tokens, no ignore_eos),
-    with the delivered text counted like the app target counts it."""
+    """The request the app sends (its sampling defaults, no max_tokens, no ignore_eos); its
+    output tokens are the server's usage, as the app target reads them from the chat."""
 
-    def __init__(self, client: Any, model: str, count_text: Any):
+    def __init__(self, client: Any, model: str):
         super().__init__(client, model, "chat")
-        self.count_text = count_text
 
     async def _open(self, spec: RequestSpec) -> Any:
         params = SettingsState().for_message(spec.thinking).request_params(thinking=spec.thinking)
@@ -165,34 +164,6 @@ class AppLikeDirect(DirectTarget):
             stream_options={"include_usage": True},
             **params,
         )
-
-    async def send(self, spec: RequestSpec) -> RequestResult:
-        start = time.perf_counter()
-        arrivals: list[float] = []
-        texts: list[str] = []
-        try:
-            async with await self._open(spec) as stream:
-                async for chunk in stream:
-                    now = time.perf_counter()
-                    if text := _chunk_text(chunk):
-                        arrivals.append(now)
-                        texts.append(text)
-        except Exception as exc:  # a RequestResult never raises
-            return RequestResult(False, start, error=type(exc).__name__, thinking=spec.thinking)
-        text = "".join(texts)
-        tokens = await self.count_text(text) if text else None
-        prompt = spec.prompt_tokens or 0
-        source = "tokenize" if tokens else "words"
-        count = tokens or len(text.split())
-        return timed_result(start, arrivals, count, prompt, spec.thinking, tokens_from=source)
-
-
-def _chunk_text(chunk: Any) -> str:
-    if not chunk.choices or chunk.choices[0].delta is None:
-        return ""
-    delta = chunk.choices[0].delta
-    reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
-    return (reasoning or "") + (delta.content or "")
 
 
 class BenchRunner(cli.Runner):
@@ -208,7 +179,7 @@ class BenchRunner(cli.Runner):
         a = self.args
         client = make_client(api_url_of(a.base_url), a.api_key, target.pool, a.timeout)
         try:
-            yield AppLikeDirect(client, self.model or "", self.tokenizer.count_text)
+            yield AppLikeDirect(client, self.model or "")
         finally:
             await client.close()
 
