@@ -70,7 +70,7 @@ def test_merged_runs_summarise_as_one_level_over_the_common_wall_time():
 
 async def test_processes_send_the_whole_level_and_hold_its_concurrency(tmp_path):
     out = tmp_path / "rows.json"
-    async with FakeOpenAIServer(Script(first_token_s=0.05, token_interval_s=0.01)) as server:
+    async with FakeOpenAIServer(Script(first_token_s=0.3, token_interval_s=0.02)) as server:
         cmd = [
             sys.executable, "-m", "backend.loadtest", "--base-url", server.base_url,
             "--processes", "2", "--concurrency", "6", "--num-requests", "24", "--warmup", "4",
@@ -83,7 +83,7 @@ async def test_processes_send_the_whole_level_and_hold_its_concurrency(tmp_path)
     (row,) = json.loads(out.read_text())
     assert (row["processes"], row["success"], row["failed"], row["warmup"]) == (2, 24, 0, 4)
     assert record.requests == 28 and len(set(record.prompts)) == 28
-    assert record.max_in_flight == 6  # 3 streams in each process, at once
+    assert record.max_in_flight == 6  # 3 streams in each process, at once (~2 s overlap)
     assert row["total_output_tokens"] == 24 * 8 and row["output_tokens_from"] == {"usage": 24}
     assert row["input_len_exact"] and row["input_len_note"] == ""
     assert 0 < row["duration_s"] < 30 and row["server"]["running_max"] <= 6
