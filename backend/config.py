@@ -40,6 +40,9 @@ ENV_NAMES = {
     "CHAT_USERNAME": "chat_username",
     "RUN_DIR": "run_dir",
     "STREAM_FLUSH_MS": "stream_flush_ms",
+    "DATA_DIR": "data_dir",
+    "USERS_FILE": "users_file",
+    "CHAINLIT_AUTH_SECRET": "auth_secret",
 }
 
 
@@ -70,6 +73,9 @@ class Config(BaseModel):
     chat_username: str = "demo"
     run_dir: str = str(ROOT / ".run")
     stream_flush_ms: float = Field(50.0, ge=0, le=1000)
+    data_dir: str = str(ROOT / "data")
+    users_file: str = ""  # empty: DATA_DIR/users.json
+    auth_secret: str = ""  # empty: generated once and kept in DATA_DIR
 
     @field_validator("vllm_base_url")
     @classmethod
@@ -84,6 +90,10 @@ class Config(BaseModel):
         """The server's root URL (``/health``, ``/metrics``, ``/tokenize`` live there)."""
         url = self.vllm_base_url
         return url[: -len("/v1")] if url.endswith("/v1") else url
+
+    @property
+    def users_path(self) -> Path:
+        return Path(self.users_file) if self.users_file else Path(self.data_dir) / "users.json"
 
     @property
     def is_demo(self) -> bool:
@@ -135,8 +145,12 @@ def shell_assignments(config: Config) -> list[str]:
 if __name__ == "__main__":
     import sys
 
+    from backend.auth.policy import plan_auth
+
     try:
-        print("\n".join(shell_assignments(Config.from_env())))
-    except ConfigError as exc:
+        config = Config.from_env()
+        plan_auth(config)  # refuses a network HOST with no account, before anything starts
+        print("\n".join(shell_assignments(config)))
+    except ValueError as exc:  # ConfigError, AuthSetupError, UsersFileError
         sys.stderr.write(f"{exc}\n")
         sys.exit(2)
