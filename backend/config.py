@@ -40,6 +40,8 @@ ENV_NAMES = {
     "CHAT_USERNAME": "chat_username",
     "RUN_DIR": "run_dir",
     "STREAM_FLUSH_MS": "stream_flush_ms",
+    "DATA_DIR": "data_dir",
+    "DATABASE_URL": "database_url",
 }
 
 
@@ -70,6 +72,16 @@ class Config(BaseModel):
     chat_username: str = "demo"
     run_dir: str = str(ROOT / ".run")
     stream_flush_ms: float = Field(50.0, ge=0, le=1000)
+    data_dir: str = str(ROOT / "data")
+    database_url: str = ""
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if value and scheme not in ("postgres", "postgresql", "sqlite"):
+            raise ValueError("must be a postgresql://user:password@host:port/name URL")
+        return value
 
     @field_validator("vllm_base_url")
     @classmethod
