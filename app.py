@@ -27,6 +27,20 @@ async def on_message(message: cl.Message):
     await ui.handle_message(message)
 
 
+@cl.on_chat_resume
+async def on_chat_resume(thread):
+    await ui.resume_chat(thread)
+
+
+@cl.data_layer
+def data_layer():
+    return ui.data_layer()
+
+
+# Migrate the conversation database before the first page is served.
+ui.data_layer()
+
+
 @cl.on_chat_end
 async def on_chat_end():
     await ui.end_chat()

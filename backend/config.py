@@ -43,6 +43,7 @@ ENV_NAMES = {
     "DATA_DIR": "data_dir",
     "USERS_FILE": "users_file",
     "CHAINLIT_AUTH_SECRET": "auth_secret",
+    "DATABASE_URL": "database_url",
 }
 
 
@@ -76,6 +77,15 @@ class Config(BaseModel):
     data_dir: str = str(ROOT / "data")
     users_file: str = ""  # empty: DATA_DIR/users.json
     auth_secret: str = ""  # empty: generated once and kept in DATA_DIR
+    database_url: str = ""
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if value and scheme not in ("postgres", "postgresql", "sqlite"):
+            raise ValueError("must be a postgresql://user:password@host:port/name URL")
+        return value
 
     @field_validator("vllm_base_url")
     @classmethod

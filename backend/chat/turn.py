@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import asdict
 
 import chainlit as cl
 
@@ -27,11 +29,19 @@ UNREACHABLE_GRACE_S = 10.0
 
 
 async def run_turn(
-    client: ChatClient, history: History, settings_state: SettingsState, mode: MessageMode
+    client: ChatClient,
+    history: History,
+    settings_state: SettingsState,
+    mode: MessageMode,
+    on_view: Callable[[AnswerView], None] | None = None,
 ) -> None:
+    """``on_view`` receives the answer's view first, to learn what was shown and saved."""
     settings = settings_state.for_message(mode.thinking)
     history.add_user(mode.text)
     view = AnswerView(interval_s=client.config.stream_flush_ms / 1000)
+    view.saved = {"mode": mode.label, "settings": settings.model_dump()}
+    if on_view is not None:
+        on_view(view)
     try:
         if not await _prepare(client, history, settings, mode):
             history.drop_last_user()
@@ -57,6 +67,7 @@ async def run_turn(
         await view.finish(note=f"Something went wrong ({type(exc).__name__}); please try again.")
         return
     stats = AnswerStats.from_view(view, usage, finish)
+    view.saved.update(usage=asdict(stats), finish_reason=finish)
     await view.finish(note=_finish_note(view, finish, settings.max_tokens), stats=stats.line())
     history.add_assistant(view.answer)
 

@@ -1,0 +1,139 @@
+"""Chainlit's SQLAlchemy data layer, made safe for a live chat.
+
+- Writes from a chat session (steps, thread updates, deletions) go through a `WriteQueue`:
+  the caller never waits for the database, and an outage delays them instead of losing
+  them. Inside the queue's task the same methods reach the database directly.
+- Writes still wait for the session's first message, as Chainlit's own do, and keep their
+  order (Chainlit's queue would replay all creations before all updates).
+- Every value is made storable first: NUL characters (PostgreSQL refuses them in text)
+  are removed, lone surrogates become U+FFFD, dicts and lists become JSON text.
+- A failed read is logged and answered as "nothing found", as Chainlit's own does; a
+  failed write inside the queue raises, so the queue can retry it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from chainlit.context import context
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.data.utils import queue_until_user_message
+from sqlalchemy import text
+
+from backend.store.database import Database, connect_args
+from backend.store.writer import IN_WRITER, WriteQueue, describe
+
+log = logging.getLogger("hybrid_chat.store")
+_BASE = SQLAlchemyDataLayer
+
+
+def _direct(method):
+    """Chainlit's method without its queue-until-first-message wrapper."""
+    return getattr(method, "__wrapped__", method)
+
+
+def clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, (dict, list)):
+        return clean_text(json.dumps(value, ensure_ascii=False))
+    return value
+
+
+def clean_text(value: str) -> str:
+    value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def _session_id() -> str | None:
+    try:
+        return context.session.id
+    except Exception:  # no chat session here (an HTTP request, a test)
+        return None
+
+
+class StoreDataLayer(SQLAlchemyDataLayer):
+    def __init__(self, database: Database, writes: WriteQueue | None = None) -> None:
+        super().__init__(conninfo=database.url, connect_args=connect_args(database.url))
+        self.database = database
+        self.writes = writes or WriteQueue()
+
+    async def execute_sql(self, query: str, parameters: dict) -> list[dict] | int | None:
+        params = {key: clean_value(value) for key, value in parameters.items()}
+        try:
+            return await self._execute(query, params)
+        except Exception as exc:
+            if IN_WRITER.get():
+                raise
+            log.warning("conversation database query failed: %s", describe(exc))
+            return None
+
+    async def _execute(self, query: str, params: dict) -> list[dict] | int:
+        async with self.async_session() as session, session.begin():
+            result = await session.execute(text(query), params)
+            if result.returns_rows:
+                return self.clean_result([dict(row._mapping) for row in result.fetchall()])
+            return result.rowcount
+
+    # -- writes: queued, in order ---------------------------------------------------
+    def _submit(self, label: str, method, *args, **kwargs) -> None:
+        async def run():
+            return await _direct(method)(self, *args, **kwargs)
+
+        self.writes.submit(label, run, _session_id())
+
+    @queue_until_user_message()
+    async def _deferred(self, label: str, method, *args, **kwargs) -> None:
+        self._submit(label, method, *args, **kwargs)
+
+    async def _write(self, label: str, method, *args) -> Any:
+        if IN_WRITER.get():
+            return await _direct(method)(self, *args)
+        if _session_id() is None:
+            self._submit(label, method, *args)
+        else:
+            await self._deferred(label, method, *args)
+
+    async def create_step(self, step_dict):
+        return await self._write("create_step", _BASE.create_step, dict(step_dict))
+
+    async def update_step(self, step_dict):
+        return await self._write("update_step", _BASE.create_step, dict(step_dict))
+
+    async def delete_step(self, step_id: str):
+        return await self._write("delete_step", _BASE.delete_step, step_id)
+
+    async def update_thread(
+        self, thread_id: str, name=None, user_id=None, metadata=None, tags=None
+    ) -> None:
+        """From a chat session: queued. From an HTTP request (rename): direct."""
+        call = dict(name=name, user_id=user_id, metadata=metadata, tags=tags)
+        if IN_WRITER.get() or _session_id() is None:
+            return await _BASE.update_thread(self, thread_id, **call)
+        self._submit("update_thread", _BASE.update_thread, thread_id, **call)
+
+    async def delete_steps_after(self, thread_id: str, created_at: str, keep: list[str]) -> None:
+        """Queue the removal of a thread's steps created after ``created_at`` (an edit)."""
+        method = StoreDataLayer._delete_after
+        self._submit("delete_steps_after", method, thread_id, created_at, keep)
+
+    async def _delete_after(self, thread_id: str, created_at: str, keep: list[str]) -> None:
+        keep_sql = ", ".join(f":k{i}" for i in range(len(keep))) or "''"
+        params = {"t": thread_id, "c": created_at, **{f"k{i}": k for i, k in enumerate(keep)}}
+        later = f'"threadId" = :t AND "createdAt" > :c AND "id" NOT IN ({keep_sql})'
+        await self.execute_sql(
+            f'DELETE FROM feedbacks WHERE "forId" IN (SELECT "id" FROM steps WHERE {later})',
+            params,
+        )
+        await self.execute_sql(f"DELETE FROM steps WHERE {later}", params)
+
+    async def close(self) -> None:
+        await self.writes.drain(timeout_s=5.0)
+        await self.writes.close()
+        await super().close()
