@@ -159,6 +159,9 @@ class ChatSession:
     answered: set[str] = field(default_factory=set)  # ids whose on_message run ended
     chat_started: bool = False
     events: list[str] = field(default_factory=list)
+    thread_id: str = ""  # a saved conversation to resume on connect
+    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    received: list[tuple[str, Any]] = field(default_factory=list)  # every event with its data
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     sio: socketio.AsyncClient | None = None
 
@@ -174,8 +177,8 @@ class ChatSession:
         self.sio.on("*", self._on_event)
         auth = {
             "clientType": "webapp",
-            "sessionId": str(uuid.uuid4()),
-            "threadId": "",
+            "sessionId": self.session_id,
+            "threadId": self.thread_id,
             "userEnv": "{}",
             "chatProfile": "",
         }
@@ -193,7 +196,7 @@ class ChatSession:
         await self.sio.emit("connection_successful")
         # Like a person, wait for the chat to open: Chainlit makes on_chat_start the task that
         # Stop cancels, so a message sent before it ends could not be stopped.
-        await self.wait_for(lambda: self.chat_started, timeout_s)
+        await self.wait_for(lambda: self.chat_started or "resume_thread" in self.events, timeout_s)
         if self.settings:
             await self.sio.emit("chat_settings_change", self.settings)
 
@@ -211,6 +214,7 @@ class ChatSession:
 
     async def _on_event(self, event: str, data: Any = None) -> None:
         self.events.append(event)
+        self.received.append((event, data))
         data = data if isinstance(data, dict) else {}
         if event == "task_start":
             self.depth += 1
