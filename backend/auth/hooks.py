@@ -18,8 +18,10 @@ import uuid
 from pathlib import Path
 
 import chainlit as cl
+from chainlit import server
 
 from backend.auth import guard
+from backend.auth.local_cookie import LocalUserCookie
 from backend.auth.passwords import verify_password
 from backend.auth.policy import AuthPlan, plan_auth
 from backend.auth.secret import kept_secret, signing_secret
@@ -35,6 +37,8 @@ def prepare(config: Config, bind_host: str | None = None) -> AuthPlan:
     base = config.auth_secret or kept_secret(Path(config.data_dir))
     os.environ["CHAINLIT_AUTH_SECRET"] = signing_secret(base, plan.mode == "local")
     guard.install()
+    if plan.mode == "local":
+        server.app.add_middleware(LocalUserCookie, user_factory=local_user)
     return plan
 
 
