@@ -1,7 +1,9 @@
 """Chainlit hooks: wiring only. Behaviour lives in backend/ (see backend/ui.py)."""
 
 import chainlit as cl
+from chainlit.config import config as chainlit_config
 
+from backend.auth import hooks as auth
 from backend.chat import handlers as ui
 
 
@@ -44,8 +46,19 @@ async def on_chat_end():
     await ui.end_chat()
 
 
-if ui.auth_enabled():
+try:  # which login: one local user on loopback, else accounts (backend/auth/policy.py)
+    _login = auth.prepare(ui.get_config(), bind_host=chainlit_config.run.host)
+except ValueError as exc:
+    raise SystemExit(str(exc)) from None
+
+if _login.mode == "local":
+
+    @cl.header_auth_callback
+    async def local_user(headers):
+        return auth.local_user()
+
+else:
 
     @cl.password_auth_callback
-    def auth(username: str, password: str):
-        return ui.check_password(username, password)
+    async def login(username: str, password: str):
+        return await auth.password_login(ui.get_config(), username, password)

@@ -41,6 +41,8 @@ ENV_NAMES = {
     "RUN_DIR": "run_dir",
     "STREAM_FLUSH_MS": "stream_flush_ms",
     "DATA_DIR": "data_dir",
+    "USERS_FILE": "users_file",
+    "CHAINLIT_AUTH_SECRET": "auth_secret",
     "DATABASE_URL": "database_url",
 }
 
@@ -73,6 +75,8 @@ class Config(BaseModel):
     run_dir: str = str(ROOT / ".run")
     stream_flush_ms: float = Field(50.0, ge=0, le=1000)
     data_dir: str = str(ROOT / "data")
+    users_file: str = ""  # empty: DATA_DIR/users.json
+    auth_secret: str = ""  # empty: generated once and kept in DATA_DIR
     database_url: str = ""
 
     @field_validator("database_url")
@@ -96,6 +100,10 @@ class Config(BaseModel):
         """The server's root URL (``/health``, ``/metrics``, ``/tokenize`` live there)."""
         url = self.vllm_base_url
         return url[: -len("/v1")] if url.endswith("/v1") else url
+
+    @property
+    def users_path(self) -> Path:
+        return Path(self.users_file) if self.users_file else Path(self.data_dir) / "users.json"
 
     @property
     def is_demo(self) -> bool:
@@ -147,8 +155,12 @@ def shell_assignments(config: Config) -> list[str]:
 if __name__ == "__main__":
     import sys
 
+    from backend.auth.policy import plan_auth
+
     try:
-        print("\n".join(shell_assignments(Config.from_env())))
-    except ConfigError as exc:
+        config = Config.from_env()
+        plan_auth(config)  # refuses a network HOST with no account, before anything starts
+        print("\n".join(shell_assignments(config)))
+    except ValueError as exc:  # ConfigError, AuthSetupError, UsersFileError
         sys.stderr.write(f"{exc}\n")
         sys.exit(2)

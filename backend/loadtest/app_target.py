@@ -3,6 +3,8 @@
 Each request opens its own Chainlit session over socket.io (as a fresh browser tab does, so no
 chat history grows between requests and the workload matches the direct target):
 
+0. once per target, sign in as the chat's local user when it runs without login
+   (``backend.auth.client``; the cookie goes with every connection);
 1. connect to ``<app>/ws/socket.io`` (websocket transport) with the browser's auth payload
    ``{clientType: "webapp", sessionId: <uuid4>, threadId: "", userEnv: "{}", chatProfile: ""}``;
 2. emit ``connection_successful`` (the server then runs ``on_chat_start``);
@@ -31,6 +33,7 @@ from typing import Any
 
 import socketio
 
+from backend.auth.client import login_cookie
 from backend.loadtest.direct import error_kind, timed_result
 from backend.loadtest.metrics import RequestResult
 from backend.loadtest.workload import RequestSpec
@@ -137,6 +140,7 @@ class AppTarget:
     ):
         self.app_url = app_url.rstrip("/")
         self.count_text, self.think_command, self.timeout_s = count_text, think_command, timeout_s
+        self._cookie: str | None = None
 
     async def _connect(
         self, tracker: AnswerTracker, answered: asyncio.Event
@@ -156,9 +160,12 @@ class AppTarget:
             "userEnv": "{}",
             "chatProfile": "",
         }
+        if self._cookie is None:
+            self._cookie = await login_cookie(self.app_url)
         await sio.connect(
             self.app_url,
             auth=auth,
+            headers={"Cookie": self._cookie} if self._cookie else {},
             transports=["websocket"],
             socketio_path="/ws/socket.io",
             wait_timeout=min(self.timeout_s, 30),

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import socketio
 
+from backend.auth.client import login_cookie
 from backend.config import ROOT
 
 CHAINLIT = ROOT / ".venv" / "bin" / "chainlit"
@@ -178,6 +179,8 @@ class ChatSession:
             "userEnv": "{}",
             "chatProfile": "",
         }
+        if not self.cookie:  # the local user's, when the chat runs without login
+            self.cookie = await login_cookie(self.url)
         headers = {"Cookie": self.cookie} if self.cookie else {}
         await self.sio.connect(
             self.url,

@@ -1,0 +1,71 @@
+"""Logins in a real browser: no login page for the loopback chat's local user, and the
+password form when accounts exist (wrong password refused, right one opens the chat).
+The chat runs without a model server: nothing here asks the model anything."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from backend.auth.users import add_user
+from support.chat_socket import ChatApp
+from support.engine import ARTIFACTS, free_port
+
+NO_MODEL = "http://127.0.0.1:9/v1"
+
+
+def start(data_dir, log_name) -> ChatApp:
+    env = {
+        "VLLM_BASE_URL": NO_MODEL,
+        "DATA_DIR": str(data_dir),
+        "RUN_DIR": str(data_dir),
+        "CHAT_PASSWORD": "",
+        "USERS_FILE": "",
+        "CHAINLIT_AUTH_SECRET": "",
+    }
+    return ChatApp(free_port(), env, ARTIFACTS / log_name).start()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    yield tab
+    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def test_local_user_gets_the_chat_without_a_login_page(tmp_path, page):
+    app = start(tmp_path, "chat-browser-local.log")
+    try:
+        page.goto(app.url)
+        expect(page.locator("#chat-input")).to_be_visible(timeout=30_000)
+        expect(page).to_have_url(f"{app.url}/")
+        expect(page.locator("input[type=password]")).to_have_count(0)
+        assert page.evaluate("fetch('/user').then(r => r.json())")["identifier"] == "local"
+        page.reload()  # the login cookie holds: straight back to the chat
+        expect(page.locator("#chat-input")).to_be_visible(timeout=30_000)
+    finally:
+        app.stop()
+
+
+def test_accounts_get_the_password_form(tmp_path, page):
+    add_user(tmp_path / "users.json", "alice", "alice-password")
+    app = start(tmp_path, "chat-browser-accounts.log")
+    try:
+        page.goto(app.url)
+        expect(page).to_have_url(f"{app.url}/login", timeout=30_000)
+        password = page.locator("input[type=password]")
+        expect(password).to_be_visible()
+        expect(page.get_by_text("User name")).to_be_visible()  # accounts are names, not e-mails
+        page.locator("#email").fill("alice")
+        password.fill("wrong-password")
+        page.locator("button[type=submit]").click()
+        expect(page.get_by_text("Unable to sign in")).to_be_visible(timeout=30_000)
+        expect(page.locator("#chat-input")).to_have_count(0)
+        password.fill("alice-password")
+        page.locator("button[type=submit]").click()
+        expect(page.locator("#chat-input")).to_be_visible(timeout=30_000)
+        assert page.evaluate("fetch('/user').then(r => r.json())")["identifier"] == "alice"
+    finally:
+        app.stop()
