@@ -81,6 +81,18 @@ class StoreDataLayer(SQLAlchemyDataLayer):
                 return self.clean_result([dict(row._mapping) for row in result.fetchall()])
             return result.rowcount
 
+    async def get_thread(self, thread_id: str):
+        """Chainlit's thread, plus each message's ``command`` (its query leaves it out)."""
+        thread = await super().get_thread(thread_id)
+        if thread:
+            query = 'SELECT "id", "command" FROM steps WHERE "threadId" = :t AND "command" <> \'\''
+            rows = await self.execute_sql(query, {"t": thread_id})
+            commands = {row["id"]: row["command"] for row in rows or []}
+            for step in thread["steps"]:
+                if step["id"] in commands:
+                    step["command"] = commands[step["id"]]
+        return thread
+
     # -- writes: queued, in order ---------------------------------------------------
     def _submit(self, label: str, method, *args, **kwargs) -> None:
         async def run():

@@ -65,6 +65,8 @@ async def test_what_goes_in_comes_back_odd_text_and_long_text_included(layer):
     assert await layer.writes.drain(30)
     stored = await outputs(layer)
     assert stored == {"s0001": STORED_ODD, "s0002": long_text + "!"}
+    thread = await layer.get_thread("t1")
+    assert {s["command"] for s in thread["steps"]} == {"Think"}  # Chainlit's query drops it
     listed = await layer.list_threads(Pagination(first=10), ThreadFilter(userId=user_id))
     assert [t["id"] for t in listed.data] == ["t1"]
     assert await layer.get_thread("no-such-thread") is None

@@ -161,6 +161,7 @@ class ChatSession:
     events: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     sio: socketio.AsyncClient | None = None
+    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     thread_id: str = ""  # set to resume a saved conversation; learnt on the first message
     resumed: dict[str, Any] | None = None  # the saved conversation the server sent back
     deleted: list[str] = field(default_factory=list)  # ids the server took off the screen
@@ -178,7 +179,7 @@ class ChatSession:
         self.sio.on("*", self._on_event)
         auth = {
             "clientType": "webapp",
-            "sessionId": str(uuid.uuid4()),
+            "sessionId": self.session_id,
             "threadId": self.thread_id,
             "userEnv": "{}",
             "chatProfile": "",
