@@ -130,10 +130,9 @@ async def test_edit_reruns_from_the_edited_message(tmp_path):
                     steps = await saved_steps(app, cookie, tab.thread_id)
                     users = outputs(steps, "user_message")
                     answers = outputs(steps, "assistant_message")
-                    return (users, answers) if len(answers) == 2 else None
+                    return users == ["one", "two, edited"] and len(answers) == 2
 
-                users, answers = await until(settled)
-                assert users == ["one", "two, edited"]
+                await until(settled)  # the removals and the new answer all landed
 
 
 async def test_export_has_the_conversation_and_its_feedback(tmp_path):
@@ -218,3 +217,37 @@ async def test_locked_database_one_notice_answers_stream_saving_resumes(tmp_path
                 steps = await until(all_saved, 60)
                 users = outputs(steps, "user_message")
                 assert users == ["before the lock", "during the lock, one", "during the lock, two"]
+
+
+async def test_stopped_answer_odd_input_and_unknown_conversation(tmp_path):
+    long_text = "word " * 40_000  # 200 kB
+    odd = "naïve 👩‍💻 \u202eRTL\u202c 中文 NUL\x00here"
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-odd.log") as app:
+            async with ChatSession(app.url) as tab:
+                server.script.token_interval_s = 0.5
+                mark = tab.mark()
+                await tab.send("stop me")
+                await tab.wait_for(lambda: "t1" in tab.since(mark).text(), 30)
+                await tab.stop()
+                await tab.wait_idle()
+                server.script.token_interval_s = 0.01
+                await tab.ask(odd)
+                await tab.ask(long_text)
+
+                async def saved():
+                    steps = await saved_steps(app, tab.cookie, tab.thread_id)
+                    answers = outputs(steps, "assistant_message")
+                    return steps if len([a for a in answers if "t" in a]) >= 3 else None
+
+                steps = await until(saved, 60)
+            users = outputs(steps, "user_message")
+            assert users == ["stop me", odd.replace("\x00", ""), long_text]
+            stopped = outputs(steps, "assistant_message")[:2]  # Chainlit's note, then ours
+            assert stopped[0] == "Task manually stopped."
+            assert "t1" in stopped[1] and stopped[1].endswith("*Stopped.*")
+            async with ChatSession(app.url, thread_id="no-such-conversation") as lost:
+                assert lost.resume_error and lost.resumed is None
+                await lost.wait_for(lambda: lost.chat_started, 30)
+                reply = await lost.ask("a new chat works")
+            assert "t8" in reply.answer

@@ -164,6 +164,7 @@ class ChatSession:
     session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     thread_id: str = ""  # set to resume a saved conversation; learnt on the first message
     resumed: dict[str, Any] | None = None  # the saved conversation the server sent back
+    resume_error: str = ""  # what the server said when it could not resume
     deleted: list[str] = field(default_factory=list)  # ids the server took off the screen
     runs_ended: int = 0  # on_message runs finished (an edit re-runs one)
 
@@ -197,8 +198,9 @@ class ChatSession:
         )
         await self.sio.emit("connection_successful")
         if self.thread_id:  # a resumed conversation does not run on_chat_start
-            await self.wait_for(lambda: self.resumed is not None, timeout_s)
-            return
+            await self.wait_for(lambda: self.resumed is not None or self.resume_error, timeout_s)
+            if self.resumed is not None:
+                return
         # Like a person, wait for the chat to open: Chainlit makes on_chat_start the task that
         # Stop cancels, so a message sent before it ends could not be stopped.
         await self.wait_for(lambda: self.chat_started, timeout_s)
@@ -232,6 +234,8 @@ class ChatSession:
             self.thread_id = data.get("thread_id") or self.thread_id
         elif event == "resume_thread":
             self.resumed = data
+        elif event == "resume_thread_error":
+            self.resume_error = str(data or "error")
         elif event == "delete_message":
             self.deleted.append(str(data.get("id")))
         self._changed.set()
