@@ -53,6 +53,9 @@ _database: Database | None = None
 def open_layer(config: Config) -> StoreDataLayer | None:
     """Prepare the database once; None (history off, reason in `history_off`) on failure."""
     global _database
+    if not config.save_history:
+        log.info("History is off (SAVE_HISTORY=off): conversations are not saved")
+        return None
     _database = prepare(config)
     if not _database.ok:
         log.warning("History is off: %s", _database.problem)
