@@ -285,8 +285,9 @@ async def bench_server(server: str, ns: argparse.Namespace) -> list[dict[str, An
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """One line per server × flush × concurrency, from the app rows and their direct pair."""
     head = (
-        "| server | flush ms | saving | C | +TTFT p50 / p99 ms | direct tok/s | app tok/s | app/direct "
-        "| events/answer | front-end CPU ms/answer | front-end % core | load gen % core |\n"
+        "| server | flush ms | saving | C | +TTFT p50 / p99 ms | direct tok/s | app tok/s "
+        "| app/direct | events/answer | front-end CPU ms/answer | front-end % core "
+        "| load gen % core |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
