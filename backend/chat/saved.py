@@ -130,7 +130,11 @@ def save_thread_state(settings: SettingsState, think: bool) -> None:
     data_layer, session = layer(), cl.context.session
     if data_layer is None or not session.has_first_interaction or not session.thread_id:
         return
-    metadata = {SAVED_KEY: thread_state(settings, think)}
+    state = thread_state(settings, think)
+    if cl.user_session.get("saved_thread_state") == state:
+        return  # unchanged: no write
+    cl.user_session.set("saved_thread_state", state)
+    metadata = {SAVED_KEY: state}
     asyncio.ensure_future(data_layer.update_thread(session.thread_id, metadata=metadata))
 
 

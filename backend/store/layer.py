@@ -20,7 +20,7 @@ from typing import Any
 from chainlit.context import context
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.utils import queue_until_user_message
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from backend.store.database import Database, connect_args
 from backend.store.writer import IN_WRITER, WriteQueue, describe
@@ -51,6 +51,14 @@ def clean_text(value: str) -> str:
     return value
 
 
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL + NORMAL: a commit survives the process being killed; only power loss may
+    # lose the last commits, and writes skip an fsync each.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
 def _session_id() -> str | None:
     try:
         return context.session.id
@@ -63,6 +71,9 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         super().__init__(conninfo=database.url, connect_args=connect_args(database.url))
         self.database = database
         self.writes = writes or WriteQueue()
+        self._threads: set[str] = set()  # threads known to exist: a step skips the check
+        if database.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     async def execute_sql(self, query: str, parameters: dict) -> list[dict] | int | None:
         params = {key: clean_value(value) for key, value in parameters.items()}
@@ -113,10 +124,36 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             await self._deferred(label, method, *args)
 
     async def create_step(self, step_dict):
-        return await self._write("create_step", _BASE.create_step, dict(step_dict))
+        return await self._write("create_step", StoreDataLayer._upsert_step, dict(step_dict))
 
     async def update_step(self, step_dict):
-        return await self._write("update_step", _BASE.create_step, dict(step_dict))
+        return await self._write("update_step", StoreDataLayer._upsert_step, dict(step_dict))
+
+    async def _upsert_step(self, step_dict) -> None:
+        """Chainlit's create_step, checking the thread once per thread, not per step."""
+        thread_id = step_dict.get("threadId")
+        if thread_id not in self._threads:
+            await _BASE.update_thread(self, thread_id)
+            self._threads.add(thread_id)
+        step_dict["showInput"] = (
+            str(step_dict["showInput"]).lower() if "showInput" in step_dict else None
+        )
+        params = {
+            key: value
+            for key, value in step_dict.items()
+            if value is not None and not (isinstance(value, dict) and not value)
+        }
+        params["metadata"] = json.dumps(step_dict.get("metadata", {}))
+        params["generation"] = json.dumps(step_dict.get("generation", {}))
+        columns = ", ".join(f'"{key}"' for key in params)
+        values = ", ".join(f":{key}" for key in params)
+        updates = ", ".join(f'"{key}" = :{key}' for key in params if key != "id")
+        query = f"INSERT INTO steps ({columns}) VALUES ({values}) "
+        await self.execute_sql(query + f"ON CONFLICT (id) DO UPDATE SET {updates}", params)
+
+    async def delete_thread(self, thread_id: str):
+        self._threads.discard(thread_id)
+        await super().delete_thread(thread_id)
 
     async def delete_step(self, step_id: str):
         return await self._write("delete_step", _BASE.delete_step, step_id)
