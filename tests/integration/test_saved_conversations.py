@@ -15,6 +15,7 @@ import signal
 import sqlite3
 
 import httpx
+import pytest
 
 from backend.auth.client import login_cookie
 from support.chat_socket import ChatApp, ChatSession
@@ -61,9 +62,11 @@ def sent_messages(server: FakeOpenAIServer) -> list[tuple[str, str]]:
     return [(m["role"], m["content"].strip()) for m in server.record.bodies[-1]["messages"]]
 
 
-async def test_sigkill_then_resume_from_the_list_and_continue(tmp_path):
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+async def test_sigkill_then_resume_from_the_list_and_continue(tmp_path, engine, request):
+    url = request.getfixturevalue("pg_server").new_database() if engine == "postgresql" else ""
     async with FakeOpenAIServer(Script(first_token_s=0.05, token_interval_s=0.01)) as server:
-        with chat(server, tmp_path, "saved-1.log") as app:
+        with chat(server, tmp_path, f"saved-{engine}-1.log", DATABASE_URL=url) as app:
             cookie = await login_cookie(app.url)
             tab = ChatSession(app.url, cookie=cookie)
             await tab.connect()
@@ -78,7 +81,7 @@ async def test_sigkill_then_resume_from_the_list_and_continue(tmp_path):
             app.process.wait(timeout=10)
             await tab.close()
         server.script.token_interval_s = 0.01
-        with chat(server, tmp_path, "saved-2.log") as app:
+        with chat(server, tmp_path, f"saved-{engine}-2.log", DATABASE_URL=url) as app:
             listed = await threads(app, cookie)
             assert [t["id"] for t in listed] == [tab.thread_id]
             steps = await saved_steps(app, cookie, tab.thread_id)

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,24 @@ class Postgres:
             "start",
         )
         return self
+
+    def new_database(self) -> str:
+        """Create an empty database; its URL."""
+        name = "t" + uuid.uuid4().hex[:12]
+        self._run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            USER,
+            "-d",
+            "postgres",
+            "-c",
+            f'CREATE DATABASE "{name}"',
+        )
+        return self.url.replace("/postgres", f"/{name}")
 
     def stop(self) -> None:
         self._run(
