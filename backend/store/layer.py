@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from typing import Any
@@ -27,6 +28,8 @@ from backend.store.writer import IN_WRITER, WriteQueue, describe
 
 log = logging.getLogger("hybrid_chat.store")
 _BASE = SQLAlchemyDataLayer
+# The writer's batch transaction, while one runs (queries join it).
+_CONNECTION: contextvars.ContextVar = contextvars.ContextVar("store_connection", default=None)
 
 
 def _direct(method):
@@ -71,6 +74,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         super().__init__(conninfo=database.url, connect_args=connect_args(database.url))
         self.database = database
         self.writes = writes or WriteQueue()
+        self.writes.batch = self._run_batch
         self._threads: set[str] = set()  # threads known to exist: a step skips the check
         if database.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -86,11 +90,30 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             return None
 
     async def _execute(self, query: str, params: dict) -> list[dict] | int:
+        if (shared := _CONNECTION.get()) is not None:
+            return self._result(await shared.execute(text(query), params))
         async with self.engine.begin() as connection:  # no ORM session: less work per query
-            result = await connection.execute(text(query), params)
-            if result.returns_rows:
-                return self.clean_result([dict(row._mapping) for row in result.fetchall()])
-            return result.rowcount
+            return self._result(await connection.execute(text(query), params))
+
+    def _result(self, result) -> list[dict] | int:
+        if result.returns_rows:
+            return self.clean_result([dict(row._mapping) for row in result.fetchall()])
+        return result.rowcount
+
+    async def _run_batch(self, runs) -> None:
+        """The writer's batch: every write in one transaction, all or nothing."""
+        known = set(self._threads)
+        try:
+            async with self.engine.begin() as connection:
+                token = _CONNECTION.set(connection)
+                try:
+                    for run in runs:
+                        await run()
+                finally:
+                    _CONNECTION.reset(token)
+        except Exception:
+            self._threads = known  # threads "created" in the rolled-back batch are not
+            raise
 
     async def get_thread(self, thread_id: str):
         """Chainlit's thread, plus each message's ``command`` (its query leaves it out)."""
