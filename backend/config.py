@@ -44,6 +44,7 @@ ENV_NAMES = {
     "USERS_FILE": "users_file",
     "CHAINLIT_AUTH_SECRET": "auth_secret",
     "DATABASE_URL": "database_url",
+    "SAVE_HISTORY": "save_history",
 }
 
 
@@ -78,6 +79,7 @@ class Config(BaseModel):
     users_file: str = ""  # empty: DATA_DIR/users.json
     auth_secret: str = ""  # empty: generated once and kept in DATA_DIR
     database_url: str = ""
+    save_history: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -50,11 +50,13 @@ ensure_engine_env() {
   fi
 }
 
-# Debian packages the tests need: chromium for the browser tests, shellcheck for start.sh.
+# Debian packages the tests need: chromium for the browser tests, shellcheck for start.sh,
+# postgresql for the saved-conversation tests (they start their own server in a temp folder).
 ensure_test_packages() {
   local missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
   if [ ${#missing[@]} -eq 0 ]; then
     return 0
   fi

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from support import postgres
 from support.engine import ARTIFACTS, RunningEngine, engine_config, free_port, start_engine
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,6 +27,16 @@ def vllm_server() -> RunningEngine:
         yield RunningEngine(config, engine)
     finally:
         engine.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server from Debian's packages for this test run (tests/support/postgres.py)."""
+    server = postgres.create()
+    try:
+        yield server
+    finally:
+        postgres.remove(server)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -53,6 +53,9 @@ _database: Database | None = None
 def open_layer(config: Config) -> StoreDataLayer | None:
     """Prepare the database once; None (history off, reason in `history_off`) on failure."""
     global _database
+    if not config.save_history:
+        log.info("History is off (SAVE_HISTORY=off): conversations are not saved")
+        return None
     _database = prepare(config)
     if not _database.ok:
         log.warning("History is off: %s", _database.problem)
@@ -127,7 +130,11 @@ def save_thread_state(settings: SettingsState, think: bool) -> None:
     data_layer, session = layer(), cl.context.session
     if data_layer is None or not session.has_first_interaction or not session.thread_id:
         return
-    metadata = {SAVED_KEY: thread_state(settings, think)}
+    state = thread_state(settings, think)
+    if cl.user_session.get("saved_thread_state") == state:
+        return  # unchanged: no write
+    cl.user_session.set("saved_thread_state", state)
+    metadata = {SAVED_KEY: state}
     asyncio.ensure_future(data_layer.update_thread(session.thread_id, metadata=metadata))
 
 

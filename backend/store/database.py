@@ -103,17 +103,22 @@ def check_sqlite_file(path: Path) -> None:
         reason = f"the data folder {path.parent} cannot be created ({exc.strerror})"
         raise StoreProblem(reason) from None
     if not path.exists():
-        if not os.access(path.parent, os.W_OK):
+        if not _writable(path.parent):
             raise StoreProblem(f"the data folder {path.parent} is read-only")
         return
     with path.open("rb") as f:
         header = f.read(len(SQLITE_HEADER))
     if header and header != SQLITE_HEADER:
         raise StoreProblem(f"{path} is not a SQLite database; it was left untouched")
-    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+    if not _writable(path) or not _writable(path.parent):
         raise StoreProblem(f"{path} (or its folder) is read-only; it was left untouched")
     if header and (damage := _integrity(path)):
         raise StoreProblem(f"{path} is damaged ({damage}); it was left untouched")
+
+
+def _writable(path: Path) -> bool:
+    """Writable, and not marked read-only (root may write anything: the mark still counts)."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
 
 
 def _integrity(path: Path) -> str | None:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from typing import Any
@@ -20,13 +21,15 @@ from typing import Any
 from chainlit.context import context
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.utils import queue_until_user_message
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from backend.store.database import Database, connect_args
 from backend.store.writer import IN_WRITER, WriteQueue, describe
 
 log = logging.getLogger("hybrid_chat.store")
 _BASE = SQLAlchemyDataLayer
+# The writer's batch transaction, while one runs (queries join it).
+_CONNECTION: contextvars.ContextVar = contextvars.ContextVar("store_connection", default=None)
 
 
 def _direct(method):
@@ -51,6 +54,14 @@ def clean_text(value: str) -> str:
     return value
 
 
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL + NORMAL: a commit survives the process being killed; only power loss may
+    # lose the last commits, and writes skip an fsync each.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
 def _session_id() -> str | None:
     try:
         return context.session.id
@@ -63,6 +74,10 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         super().__init__(conninfo=database.url, connect_args=connect_args(database.url))
         self.database = database
         self.writes = writes or WriteQueue()
+        self.writes.batch = self._run_batch
+        self._threads: set[str] = set()  # threads known to exist: a step skips the check
+        if database.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     async def execute_sql(self, query: str, parameters: dict) -> list[dict] | int | None:
         params = {key: clean_value(value) for key, value in parameters.items()}
@@ -75,11 +90,42 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             return None
 
     async def _execute(self, query: str, params: dict) -> list[dict] | int:
-        async with self.async_session() as session, session.begin():
-            result = await session.execute(text(query), params)
-            if result.returns_rows:
-                return self.clean_result([dict(row._mapping) for row in result.fetchall()])
-            return result.rowcount
+        if (shared := _CONNECTION.get()) is not None:
+            return self._result(await shared.execute(text(query), params))
+        async with self.engine.begin() as connection:  # no ORM session: less work per query
+            return self._result(await connection.execute(text(query), params))
+
+    def _result(self, result) -> list[dict] | int:
+        if result.returns_rows:
+            return self.clean_result([dict(row._mapping) for row in result.fetchall()])
+        return result.rowcount
+
+    async def _run_batch(self, runs) -> None:
+        """The writer's batch: every write in one transaction, all or nothing."""
+        known = set(self._threads)
+        try:
+            async with self.engine.begin() as connection:
+                token = _CONNECTION.set(connection)
+                try:
+                    for run in runs:
+                        await run()
+                finally:
+                    _CONNECTION.reset(token)
+        except Exception:
+            self._threads = known  # threads "created" in the rolled-back batch are not
+            raise
+
+    async def get_thread(self, thread_id: str):
+        """Chainlit's thread, plus each message's ``command`` (its query leaves it out)."""
+        thread = await super().get_thread(thread_id)
+        if thread:
+            query = 'SELECT "id", "command" FROM steps WHERE "threadId" = :t AND "command" <> \'\''
+            rows = await self.execute_sql(query, {"t": thread_id})
+            commands = {row["id"]: row["command"] for row in rows or []}
+            for step in thread["steps"]:
+                if step["id"] in commands:
+                    step["command"] = commands[step["id"]]
+        return thread
 
     # -- writes: queued, in order ---------------------------------------------------
     def _submit(self, label: str, method, *args, **kwargs) -> None:
@@ -101,10 +147,36 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             await self._deferred(label, method, *args)
 
     async def create_step(self, step_dict):
-        return await self._write("create_step", _BASE.create_step, dict(step_dict))
+        return await self._write("create_step", StoreDataLayer._upsert_step, dict(step_dict))
 
     async def update_step(self, step_dict):
-        return await self._write("update_step", _BASE.create_step, dict(step_dict))
+        return await self._write("update_step", StoreDataLayer._upsert_step, dict(step_dict))
+
+    async def _upsert_step(self, step_dict) -> None:
+        """Chainlit's create_step, checking the thread once per thread, not per step."""
+        thread_id = step_dict.get("threadId")
+        if thread_id not in self._threads:
+            await _BASE.update_thread(self, thread_id)
+            self._threads.add(thread_id)
+        step_dict["showInput"] = (
+            str(step_dict["showInput"]).lower() if "showInput" in step_dict else None
+        )
+        params = {
+            key: value
+            for key, value in step_dict.items()
+            if value is not None and not (isinstance(value, dict) and not value)
+        }
+        params["metadata"] = json.dumps(step_dict.get("metadata", {}))
+        params["generation"] = json.dumps(step_dict.get("generation", {}))
+        columns = ", ".join(f'"{key}"' for key in params)
+        values = ", ".join(f":{key}" for key in params)
+        updates = ", ".join(f'"{key}" = :{key}' for key in params if key != "id")
+        query = f"INSERT INTO steps ({columns}) VALUES ({values}) "
+        await self.execute_sql(query + f"ON CONFLICT (id) DO UPDATE SET {updates}", params)
+
+    async def delete_thread(self, thread_id: str):
+        self._threads.discard(thread_id)
+        await super().delete_thread(thread_id)
 
     async def delete_step(self, step_id: str):
         return await self._write("delete_step", _BASE.delete_step, step_id)

@@ -7,6 +7,9 @@ and saving resumes by itself; `healthy` and `problem` say how it is going, and t
 the sessions whose writes are waiting are kept for their one notice. A write the database
 refuses for its content is retried a few times, then logged and dropped so it cannot hold
 up the rest.
+
+Writes that have queued up together are applied in one transaction (`batch`, given by the
+data layer); if that fails they are applied one by one, with the retries above.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 
 log = logging.getLogger("hybrid_chat.store")
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+SETTLE_S = 0.1  # a woken writer waits this long: the answer's first token goes first
+MAX_BATCH = 64
 REFUSED_ATTEMPTS = 3
 # Set inside the writer's task: data-layer calls made there go straight to the database.
 IN_WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("in_writer", default=False)
@@ -37,8 +42,13 @@ class Write:
 
 
 class WriteQueue:
-    def __init__(self, retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
+    def __init__(
+        self, retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S, settle_s: float = SETTLE_S
+    ) -> None:
         self._items: deque[Write] = deque()
+        self._settle_s = settle_s
+        # Runs several writes in one transaction; set by the data layer.
+        self.batch: Callable[[list[Callable[[], Awaitable[object]]]], Awaitable[None]] | None = None
         self._retry_delays_s = retry_delays_s
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -75,8 +85,26 @@ class WriteQueue:
             if not self._items:
                 self._wake.clear()
                 await self._wake.wait()
+                await asyncio.sleep(self._settle_s)
                 continue
-            await self._apply(self._items[0])
+            if not await self._apply_batch():
+                await self._apply(self._items[0])
+
+    async def _apply_batch(self) -> bool:
+        """Apply the queued writes in one transaction; False (nothing applied) on failure."""
+        batch = [self._items[i] for i in range(min(len(self._items), MAX_BATCH))]
+        if self.batch is None or len(batch) < 2 or not self.healthy:
+            return False
+        try:
+            await self.batch([w.run for w in batch])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False  # one by one now, with retries and the outage bookkeeping
+        for write in batch:
+            self._items.popleft()
+            self.done = write.seq
+        return True
 
     async def _apply(self, write: Write) -> None:
         try:

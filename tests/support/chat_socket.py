@@ -164,6 +164,12 @@ class ChatSession:
     received: list[tuple[str, Any]] = field(default_factory=list)  # every event with its data
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     sio: socketio.AsyncClient | None = None
+    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    thread_id: str = ""  # set to resume a saved conversation; learnt on the first message
+    resumed: dict[str, Any] | None = None  # the saved conversation the server sent back
+    resume_error: str = ""  # what the server said when it could not resume
+    deleted: list[str] = field(default_factory=list)  # ids the server took off the screen
+    runs_ended: int = 0  # on_message runs finished (an edit re-runs one)
 
     async def __aenter__(self) -> ChatSession:
         await self.connect()
@@ -194,6 +200,10 @@ class ChatSession:
             wait_timeout=timeout_s,
         )
         await self.sio.emit("connection_successful")
+        if self.thread_id:  # a resumed conversation does not run on_chat_start
+            await self.wait_for(lambda: self.resumed is not None or self.resume_error, timeout_s)
+            if self.resumed is not None:
+                return
         # Like a person, wait for the chat to open: Chainlit makes on_chat_start the task that
         # Stop cancels, so a message sent before it ends could not be stopped.
         await self.wait_for(lambda: self.chat_started or "resume_thread" in self.events, timeout_s)
@@ -224,6 +234,14 @@ class ChatSession:
             self._step(data)
         elif event == "stream_token":
             self._token(data)
+        elif event == "first_interaction":
+            self.thread_id = data.get("thread_id") or self.thread_id
+        elif event == "resume_thread":
+            self.resumed = data
+        elif event == "resume_thread_error":
+            self.resume_error = str(data or "error")
+        elif event == "delete_message":
+            self.deleted.append(str(data.get("id")))
         self._changed.set()
 
     def _step(self, data: dict[str, Any]) -> None:
@@ -235,6 +253,7 @@ class ChatSession:
         item.is_error = bool(data.get("isError")) or item.is_error
         if item.type == "run" and item.author == "on_message" and data.get("end"):
             self.answered.add(str(item.parent_id))
+            self.runs_ended += 1
         if item.type == "run" and item.author == "on_chat_start" and data.get("end"):
             self.chat_started = True
         if data.get("output") is not None:
@@ -315,6 +334,20 @@ class ChatSession:
         except TimeoutError:
             pass
         return self.since(mark)
+
+    async def edit(self, message_id: str, text: str, timeout_s: float = 120.0) -> None:
+        """Edit a message sent earlier (the pencil), and wait until its re-run ends."""
+        assert self.sio is not None
+        runs = self.runs_ended
+        message = {
+            "id": message_id,
+            "threadId": self.thread_id,
+            "type": "user_message",
+            "name": "User",
+            "output": text,
+        }
+        await self.sio.emit("edit_message", {"message": message})
+        await self.wait_for(lambda: self.runs_ended > runs and self.depth == 0, timeout_s)
 
     async def stop(self) -> None:
         """The Stop button."""
