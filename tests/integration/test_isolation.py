@@ -50,6 +50,7 @@ class Account:
 @dataclass
 class BobsThings:
     thread_id: str
+    message_id: str
     answer_id: str
     feedback_id: str
     export_url: str
@@ -116,7 +117,9 @@ async def bobs(app, bob):
     keys = [d["chainlitKey"] for e, d in tab.received[mark:] if e == "element"]
     assert len(keys) == 2 and all(keys), tab.events[mark:]
     urls = [f"/project/file/{key}?session_id={tab.session_id}" for key in keys]
-    yield BobsThings(thread_id, answer_id, rated.json()["feedbackId"], urls[0], tab.session_id)
+    yield BobsThings(
+        thread_id, tab.sent[0], answer_id, rated.json()["feedbackId"], urls[0], tab.session_id
+    )
     await tab.close()
 
 
@@ -213,3 +216,23 @@ async def test_a_refused_resume_never_writes_into_the_asked_id(app, alice, bob, 
     thread = (await bob.http.get(f"/project/thread/{bobs.thread_id}")).json()
     assert thread["userIdentifier"] == "bob"
     assert "Alice writes here" not in str(thread["steps"])
+
+
+async def test_alice_cannot_overwrite_bobs_message_by_its_id(app, alice, bob, bobs):
+    """Message ids come from the browser: one of bob's (say, from an export he sent her)
+    must not let alice's message replace his or move it into her conversation."""
+    before = await alice.thread_ids()
+    tab = ChatSession(app.url, cookie=alice.cookie)
+    await tab.connect()
+    try:
+        await tab.send("Overwritten by alice", extra={"id": bobs.message_id})
+        await tab.wait_idle()
+    finally:
+        await tab.close()
+    ids = await alice.wait_threads(lambda ids: len(ids) > len(before))
+    thread = (await bob.http.get(f"/project/thread/{bobs.thread_id}")).json()
+    outputs = [s["output"] for s in thread["steps"] if s["id"] == bobs.message_id]
+    assert outputs == [SECRET], "bob's message was moved or overwritten"
+    for thread_id in ids:
+        steps = (await alice.http.get(f"/project/thread/{thread_id}")).json()["steps"]
+        assert bobs.message_id not in [s["id"] for s in steps]

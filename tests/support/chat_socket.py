@@ -159,8 +159,6 @@ class ChatSession:
     answered: set[str] = field(default_factory=set)  # ids whose on_message run ended
     chat_started: bool = False
     events: list[str] = field(default_factory=list)
-    thread_id: str = ""  # a saved conversation to resume on connect
-    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     received: list[tuple[str, Any]] = field(default_factory=list)  # every event with its data
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     sio: socketio.AsyncClient | None = None
@@ -206,7 +204,7 @@ class ChatSession:
                 return
         # Like a person, wait for the chat to open: Chainlit makes on_chat_start the task that
         # Stop cancels, so a message sent before it ends could not be stopped.
-        await self.wait_for(lambda: self.chat_started or "resume_thread" in self.events, timeout_s)
+        await self.wait_for(lambda: self.chat_started, timeout_s)
         if self.settings:
             await self.sio.emit("chat_settings_change", self.settings)
 
