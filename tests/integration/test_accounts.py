@@ -126,6 +126,7 @@ def test_chainlit_on_a_network_address_without_accounts_refuses(tmp_path):
     assert done.returncode != 0
     assert "Refusing to start" in done.stderr and "0.0.0.0" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "chat.db").exists()  # refused before anything was created
 
 
 def test_start_sh_on_a_network_address_without_accounts_refuses(tmp_path):
