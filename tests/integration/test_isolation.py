@@ -1,7 +1,7 @@
 """Each user sees only their own conversations: alice guesses (knows) the ids of bob's
 conversation, message, rating and export, and tries every HTTP route and the socket.
 
-The real chat (``chainlit run app.py``) on its default SQLite store, two accounts from a
+The real chat (``chainlit run app.py``) on SQLite and on PostgreSQL, two accounts from a
 users file, a scripted model server (the model's answers are not what is tested here).
 """
 
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -57,9 +59,12 @@ class BobsThings:
     session_id: str
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def app(tmp_path_factory):
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+async def app(request, tmp_path_factory):
     data = tmp_path_factory.mktemp("isolation")
+    database_url = ""
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("pg_server").new_database()
     for name in ("alice", "bob"):
         add_user(data / "users.json", name, f"{name}-password")
     async with FakeOpenAIServer() as model:
@@ -70,9 +75,25 @@ async def app(tmp_path_factory):
             "CHAT_PASSWORD": "",
             "USERS_FILE": "",
             "CHAINLIT_AUTH_SECRET": "",
+            "DATABASE_URL": database_url,
         }
-        with ChatApp(free_port(), env, ARTIFACTS / "chat-isolation.log") as chat_app:
+        log = ARTIFACTS / f"chat-isolation-{request.param}.log"
+        with ChatApp(free_port(), env, log) as chat_app:
             yield chat_app
+
+
+async def rename_table(app: ChatApp, old: str, new: str) -> None:
+    statement = f"ALTER TABLE {old} RENAME TO {new}"
+    if url := app.env["DATABASE_URL"]:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+        return
+    with closing(sqlite3.connect(app.env["DATA_DIR"] + "/chat.db", timeout=30)) as database:
+        database.execute(statement)
+        database.commit()
 
 
 async def sign_in(app: ChatApp, name: str) -> Account:
@@ -196,16 +217,12 @@ async def test_a_refused_resume_never_writes_into_the_asked_id(app, alice, bob, 
     """While the conversations cannot be read, the socket's ownership check sees no thread
     and lets alice in with bob's id; her messages must still land in a thread of her own."""
     before = await alice.thread_ids()
-    database = sqlite3.connect(app.env["DATA_DIR"] + "/chat.db", timeout=30)
-    database.execute("ALTER TABLE threads RENAME TO threads_away")  # every read fails
-    database.commit()
+    await rename_table(app, "threads", "threads_away")  # every read of a thread fails
     try:
         tab = ChatSession(app.url, cookie=alice.cookie, thread_id=bobs.thread_id)
         await tab.connect(timeout_s=60)
     finally:
-        database.execute("ALTER TABLE threads_away RENAME TO threads")
-        database.commit()
-        database.close()
+        await rename_table(app, "threads_away", "threads")
     try:
         assert "resume_thread" not in tab.events
         await tab.ask("Alice writes here")
