@@ -78,6 +78,11 @@ class Config(BaseSettings):
     stream_flush_ms: float = _env("STREAM_FLUSH_MS", 50.0, ge=0, le=1000)
     metrics_token: str = _env("METRICS_TOKEN", "")
     prometheus_port: int = _env("PROMETHEUS_PORT", 9090, ge=1, le=65535)
+    data_dir: str = _env("DATA_DIR", str(ROOT / "data"))
+    users_file: str = _env("USERS_FILE", "")  # empty: DATA_DIR/users.json
+    auth_secret: str = _env("CHAINLIT_AUTH_SECRET", "")  # empty: generated once in DATA_DIR
+    database_url: str = _env("DATABASE_URL", "")
+    save_history: bool = _env("SAVE_HISTORY", True)
     hf_home: str = _env("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
     hf_hub_offline: str = _env("HF_HUB_OFFLINE", "")
 
@@ -100,6 +105,14 @@ class Config(BaseSettings):
             raise ValueError("must be an http(s) URL such as http://127.0.0.1:8001/v1")
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if value and scheme not in ("postgres", "postgresql", "sqlite"):
+            raise ValueError("must be a postgresql://user:password@host:port/name URL")
+        return value
+
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, value: str) -> str:
@@ -111,6 +124,10 @@ class Config(BaseSettings):
     def server_root(self) -> str:
         """The server's root URL (``/health``, ``/metrics``, ``/tokenize`` live there)."""
         return server_root(self.vllm_base_url)
+
+    @property
+    def users_path(self) -> Path:
+        return Path(self.users_file) if self.users_file else Path(self.data_dir) / "users.json"
 
     @property
     def is_demo(self) -> bool:
@@ -178,9 +195,13 @@ def shell_assignments(config: Config) -> list[str]:
 
 
 def main() -> int:
+    from backend.auth.policy import plan_auth
+
     try:
-        print("\n".join(shell_assignments(Config.from_env())))
-    except ConfigError as exc:
+        config = Config.from_env()
+        plan_auth(config)  # refuses a network HOST with no account, before anything starts
+        print("\n".join(shell_assignments(config)))
+    except ValueError as exc:  # ConfigError, AuthSetupError, UsersFileError
         sys.stderr.write(f"{exc}\n")
         return 2
     return 0

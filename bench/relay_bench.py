@@ -13,6 +13,9 @@ line), so both sides measure the same thing.
 
     .venv/bin/python -m bench.relay_bench --servers fast,vllm --flush-ms 0,50 \
         --concurrency 1,16,64 --json bench/results/relay.json
+
+``--persistence off,on`` runs each setting with saved conversations off (SAVE_HISTORY=off)
+and on (a fresh SQLite database in a temporary DATA_DIR), to measure what saving costs.
 """
 
 from __future__ import annotations
@@ -106,13 +109,16 @@ def vllm_server() -> Iterator[tuple[str, int]]:
 
 
 @contextlib.contextmanager
-def chat_app(base_url: str, flush_ms: float) -> Iterator[tuple[str, int]]:
+def chat_app(base_url: str, flush_ms: float, persistence: str = "on") -> Iterator[tuple[str, int]]:
     """The chat front end against ``base_url``: (its URL, its pid)."""
     with tempfile.TemporaryDirectory() as run_dir:
         env = {
             "VLLM_BASE_URL": base_url,
             "VLLM_API_KEY": "",
             "RUN_DIR": run_dir,
+            "DATA_DIR": run_dir,
+            "DATABASE_URL": "",
+            "SAVE_HISTORY": persistence,
             "STREAM_FLUSH_MS": f"{flush_ms:g}",
         }
         with ChatApp(free_port(), env, Path(run_dir) / "chat.log") as app:
@@ -157,7 +163,12 @@ class BenchRunner(cli.Runner):
 
 
 async def run_levels(
-    args: argparse.Namespace, app_pid: int, server_pid: int, flush_ms: float, server: str
+    args: argparse.Namespace,
+    app_pid: int,
+    server_pid: int,
+    flush_ms: float,
+    server: str,
+    persistence: str = "on",
 ) -> list[dict[str, Any]]:
     model = await cli.resolve_model(args)
     rows: list[dict[str, Any]] = []
@@ -181,6 +192,7 @@ async def run_levels(
                     "loadgen_core_pct": 100 * loadgen_s / wall,
                 }
                 row["server_kind"], row["flush_ms"] = server, flush_ms
+                row["persistence"] = persistence
                 pair.append(row)
             pair[1]["comparison"] = report.compare(pair[0], pair[1])
             rows += pair
@@ -191,7 +203,8 @@ async def run_levels(
 def _say(row: dict[str, Any]) -> None:
     c, cpu = row["comparison"], row["cpu"]
     print(
-        f"{row['server_kind']:5} flush={row['flush_ms']:g} c={row['concurrency']:<3} "
+        f"{row['server_kind']:5} flush={row['flush_ms']:g} "
+        f"saving={row.get('persistence', 'on')} c={row['concurrency']:<3} "
         f"+TTFT p50 {c['added_ttft_p50_ms']:+.1f} p99 {c['added_ttft_p99_ms']:+.1f} ms  "
         f"tok/s ratio {c['output_tok_s_ratio']:.3f}  events/answer "
         f"{c['socket_events_per_answer']:.0f}  app CPU {cpu['app_s_per_answer'] * 1000:.1f} "
@@ -216,28 +229,31 @@ async def bench_server(server: str, ns: argparse.Namespace) -> list[dict[str, An
     starter = scripted_server(ns.fast_server_args.split()) if server == "fast" else vllm_server()
     with starter as (base_url, server_pid):
         for flush_ms in ns.flush_ms:
-            with chat_app(base_url, flush_ms) as (app_url, app_pid):
-                args = level_args(base_url, server, ns, app_url)
-                for c in args.concurrency:
-                    args.num_requests = max(8, ns.requests_per_user * c)
-                    one = argparse.Namespace(**{**vars(args), "concurrency": [c]})
-                    one.seed = 1000 * c + int(flush_ms)  # fresh prompts: no prefix-cache hits
-                    rows += await run_levels(one, app_pid, server_pid, flush_ms, server)
+            for saving in ns.persistence:
+                with chat_app(base_url, flush_ms, saving) as (app_url, app_pid):
+                    args = level_args(base_url, server, ns, app_url)
+                    for c in args.concurrency:
+                        args.num_requests = max(8, ns.requests_per_user * c)
+                        one = argparse.Namespace(**{**vars(args), "concurrency": [c]})
+                        one.seed = 1000 * c + int(flush_ms)  # fresh prompts: no prefix-cache hits
+                        rows += await run_levels(one, app_pid, server_pid, flush_ms, server, saving)
     return rows
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """One line per server × flush × concurrency, from the app rows and their direct pair."""
     head = (
-        "| server | flush ms | C | +TTFT p50 / p99 ms | direct tok/s | app tok/s | app/direct "
-        "| events/answer | front-end CPU ms/answer | front-end % core | load gen % core |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| server | flush ms | saving | C | +TTFT p50 / p99 ms | direct tok/s | app tok/s "
+        "| app/direct | events/answer | front-end CPU ms/answer | front-end % core "
+        "| load gen % core |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for direct, app in zip(rows[::2], rows[1::2], strict=True):
         c, cpu = app["comparison"], app["cpu"]
         lines.append(
-            f"| {app['server_kind']} | {app['flush_ms']:g} | {app['concurrency']} "
+            f"| {app['server_kind']} | {app['flush_ms']:g} | {app.get('persistence', 'on')} "
+            f"| {app['concurrency']} "
             f"| {c['added_ttft_p50_ms']:+.1f} / {c['added_ttft_p99_ms']:+.1f} "
             f"| {direct['output_tok_s']:.0f} | {app['output_tok_s']:.0f} "
             f"| {100 * c['output_tok_s_ratio']:.1f}% | {c['socket_events_per_answer']:.0f} "
@@ -258,9 +274,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fast-server-args",
         default="--token-interval-ms 0.4 --tokens-per-chunk 4 --first-token-ms 20",
     )
+    p.add_argument("--persistence", default="on", help="on, off, or off,on to compare")
     p.add_argument("--json", dest="json_path", default="bench/results/relay.json")
     ns = p.parse_args(argv)
     ns.flush_ms = [float(x) for x in ns.flush_ms.split(",")]
+    ns.persistence = ns.persistence.split(",")
     return ns
 
 

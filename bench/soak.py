@@ -7,6 +7,10 @@ three arithmetic questions (thinking on or off), presses Stop on some answers, a
 a new tab takes its place. Every answer must complete or be stopped, with no error note;
 the front end's resident memory is sampled throughout and must stay flat.
 
+Conversations are saved (a fresh SQLite database in a temporary DATA_DIR; ``--no-save``
+turns saving off). At the end, with the front end stopped, the database must hold exactly
+one row per message sent (none missing, none extra) and one saved answer per turn.
+
     VLLM_BASE_URL=http://127.0.0.1:8001/v1 VLLM_API_KEY=... \\
         .venv/bin/python -m bench.soak --sessions 100 --duration-s 600 --out soak.json
 
@@ -20,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -47,6 +52,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     latencies_s: list[float] = field(default_factory=list)
     tabs_opened: int = 0
+    sent_ids: list[str] = field(default_factory=list)
 
 
 def question(rng: random.Random) -> tuple[str, str]:
@@ -101,10 +107,13 @@ async def tab_worker(url: str, seed: int, deadline: float, tally: Tally, stop_sh
         tally.tabs_opened += 1
         try:
             async with ChatSession(url) as tab:
-                for _ in range(rng.randint(1, 3)):
-                    if time.monotonic() >= deadline:
-                        break
-                    await one_turn(tab, rng, tally, stop_share)
+                try:
+                    for _ in range(rng.randint(1, 3)):
+                        if time.monotonic() >= deadline:
+                            break
+                        await one_turn(tab, rng, tally, stop_share)
+                finally:
+                    tally.sent_ids += tab.sent
         except Exception as exc:  # a hung or broken tab is an error, not a crash
             tally.errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
 
@@ -133,11 +142,34 @@ def memory_summary(samples: list[tuple[float, int]], warmup_s: float) -> dict:
     }
 
 
+def stored_rows(data_dir: str, tally: Tally) -> dict:
+    """Compare the saved conversations with what the tabs sent and were answered."""
+    with sqlite3.connect(Path(data_dir) / "chat.db") as db:
+        users = [r[0] for r in db.execute("SELECT id FROM steps WHERE type = 'user_message'")]
+        answers = db.execute(
+            "SELECT COUNT(*) FROM steps WHERE type = 'assistant_message' "
+            """AND metadata LIKE '%"role": "answer"%'"""
+        ).fetchone()[0]
+    sent = set(tally.sent_ids)
+    return {
+        "messages_sent": len(tally.sent_ids),
+        "message_rows": len(users),
+        "missing": len(sent - set(users)),
+        "extra_or_doubled": len(users) - len(sent & set(users)),
+        "answer_rows": answers,
+        "answers_expected": tally.completed + tally.stopped,
+    }
+
+
 async def soak(args: argparse.Namespace) -> dict:
+    data_dir = tempfile.mkdtemp(prefix="soak-data-")
     env = {
         "VLLM_BASE_URL": os.environ["VLLM_BASE_URL"],
         "VLLM_API_KEY": os.environ.get("VLLM_API_KEY", ""),
         "RUN_DIR": tempfile.mkdtemp(prefix="soak-run-"),
+        "DATA_DIR": data_dir,
+        "DATABASE_URL": "",
+        "SAVE_HISTORY": "off" if args.no_save else "on",
     }
     log = Path(args.log)
     with ChatApp(free_port(), env, log) as app:
@@ -155,6 +187,7 @@ async def soak(args: argparse.Namespace) -> dict:
         await sampler
     lat = sorted(tally.latencies_s) or [0.0]
     return {
+        "saved": None if args.no_save else stored_rows(data_dir, tally),
         "sessions": args.sessions,
         "duration_s": args.duration_s,
         "elapsed_s": round(elapsed_s, 1),
@@ -180,6 +213,7 @@ def main() -> int:
     parser.add_argument("--stop-share", type=float, default=0.1, help="answers stopped")
     parser.add_argument("--sample-s", type=float, default=5.0, help="RSS sampling period")
     parser.add_argument("--warmup-s", type=float, default=60.0, help="excluded from growth")
+    parser.add_argument("--no-save", action="store_true", help="conversations not saved")
     parser.add_argument("--out", default="soak.json")
     parser.add_argument("--log", default=str(ROOT / "artifacts" / "soak-front-end.log"))
     args = parser.parse_args()
@@ -187,7 +221,11 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(result, indent=2))
     summary = {k: v for k, v in result.items() if k != "rss_samples_kib"}
     print(json.dumps(summary, indent=2))
+    saved = result["saved"]
     ok = result["errors"] == 0 and result["memory"]["growth_after_warmup_pct"] < 10
+    if saved is not None:
+        ok = ok and saved["missing"] == saved["extra_or_doubled"] == 0
+        ok = ok and saved["answer_rows"] == saved["answers_expected"]
     return 0 if ok else 1
 
 

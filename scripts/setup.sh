@@ -51,12 +51,14 @@ ensure_engine_env() {
 }
 
 # Debian packages the tests need: chromium for the browser tests, shellcheck for start.sh,
-# prometheus (with promtool) for the monitoring tests.
+# prometheus (with promtool) for the monitoring tests, postgresql for the saved-conversation
+# tests (they start their own server in a temp folder).
 ensure_test_packages() {
   local missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
   apt_install "${missing[@]}"
 }
 

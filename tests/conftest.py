@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from backend.engine.process import free_port
+from tests.support import postgres
 from tests.support.engine import ARTIFACTS, RunningEngine, engine_config, start_engine
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -27,6 +28,16 @@ def vllm_server() -> RunningEngine:
         yield RunningEngine(config, engine)
     finally:
         engine.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server from Debian's packages for this test run (tests/support/postgres.py)."""
+    server = postgres.create()
+    try:
+        yield server
+    finally:
+        postgres.remove(server)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,7 +8,6 @@ cause or meet ends in a plain message in the chat, never a stack trace.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -16,7 +15,8 @@ import chainlit as cl
 from chainlit.chat_context import chat_contexts
 from chainlit.types import CommandDict
 
-from backend.chat import routes
+from backend.auth.hooks import forget_refused_resume
+from backend.chat import routes, saved
 from backend.chat.history import History
 from backend.chat.modes import THINK_COMMAND, resolve_mode
 from backend.chat.panel import build_widgets
@@ -29,6 +29,7 @@ from backend.metrics import METRICS
 from backend.server.client import ChatClient
 
 STATUS_COMMAND = "Status"
+EXPORT_COMMAND = "Export"
 COMMANDS: list[CommandDict] = [
     {
         "id": THINK_COMMAND,
@@ -42,6 +43,14 @@ COMMANDS: list[CommandDict] = [
         "id": STATUS_COMMAND,
         "icon": "activity",
         "description": "Show the model server's status",
+        "button": False,
+        "persistent": False,
+        "selected": False,
+    },
+    {
+        "id": EXPORT_COMMAND,
+        "icon": "download",
+        "description": "Download this conversation as Markdown and JSON",
         "button": False,
         "persistent": False,
         "selected": False,
@@ -67,6 +76,8 @@ class ChatState:
     history: History = field(default_factory=History)
     settings: SettingsState = field(default_factory=SettingsState)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    saving: saved.Saving = field(default_factory=saved.Saving)
+    think: bool = True  # the Think button, kept with a saved conversation
 
 
 def _state() -> ChatState:
@@ -89,22 +100,32 @@ def starters() -> list[cl.Starter]:
 
 
 async def start_chat() -> None:
+    forget_refused_resume(cl.context.session)  # before anything can be saved under it
     state = _state()
     METRICS.session_opened(cl.context.session.id)
     await cl.context.emitter.set_commands(COMMANDS)
     widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
     await cl.ChatSettings(widgets).send()
+    await saved.announce_history_off()
 
 
 async def update_settings(raw: dict) -> None:
-    notes = _state().settings.update(raw)
+    state = _state()
+    notes = state.settings.update(raw)
+    saved.save_thread_state(state.settings, think=state.think)
     if notes:
         await note("Some settings were adjusted:\n" + "\n".join(f"- {n}" for n in notes))
 
 
-async def handle_message(message: cl.Message) -> None:
+async def handle_message(message: cl.Message | None) -> None:
+    if message is None:  # an edit of a message this reconnected tab no longer holds
+        await note("That message can no longer be edited here; send it again as a new one.")
+        return
     if message.command == STATUS_COMMAND:
         await show_status(get_client())
+        return
+    if message.command == EXPORT_COMMAND:
+        await saved.export({STATUS_COMMAND, EXPORT_COMMAND})
         return
     mode = resolve_mode(message.content or "", button_on=message.command == THINK_COMMAND)
     if not mode.text:
@@ -116,10 +137,46 @@ async def handle_message(message: cl.Message) -> None:
     if state.lock.locked():
         await note("Still answering your previous message; this one is next in line.")
     async with state.lock:
+        state.think = message.command == THINK_COMMAND
+        if (kept := await saved.undo_after(state.saving, message)) is not None:
+            state.history = saved.history_from(kept)  # an edit: re-run from this message
         if message.command != mode.label:
             message.command = mode.label  # the bubble shows the mode it was sent in
             await message.update()
-        await run_turn(get_client(), state.history, state.settings, mode)
+        await _saved_turn(state, message, mode)
+
+
+async def _saved_turn(state: ChatState, message: cl.Message, mode) -> None:
+    """Run the turn; record it for edits, keep settings with the thread, watch saving."""
+    views = []
+    run = cl.context.current_step
+    await saved.notice_unsaved(state.saving)
+    try:
+        await run_turn(get_client(), state.history, state.settings, mode, on_view=views.append)
+    finally:
+        if views:
+            saved.record_turn(state.saving, message, mode.text, views[0], run.id if run else None)
+        saved.save_thread_state(state.settings, think=state.think)
+        saved.watch_saving(state.saving)
+
+
+async def resume_chat(thread: dict) -> None:
+    """Reopen a saved conversation: the model's history, settings and Think state."""
+    state = _state()
+    transcript = saved.read_thread(thread)
+    state.saving.entries = saved.entries_from(transcript)
+    state.history = saved.history_from(state.saving.entries)
+    state.settings, state.think = saved.restore_settings(transcript.saved)
+    commands = [{**c, "selected": state.think} if c["id"] == THINK_COMMAND else c for c in COMMANDS]
+    await cl.context.emitter.set_commands(commands)
+    widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
+    await cl.ChatSettings(widgets).send()
+
+
+@lru_cache(maxsize=1)
+def data_layer():
+    """The conversation store (Chainlit's data layer), or None when history is off."""
+    return saved.open_layer(get_config())
 
 
 async def end_chat() -> None:
@@ -129,16 +186,3 @@ async def end_chat() -> None:
     # session's messages (chat_context) is never freed by Chainlit 2.12 at all: drop it.
     chat_contexts.pop(cl.context.session.id, None)
     METRICS.session_closed(cl.context.session.id)
-
-
-def auth_enabled() -> bool:
-    return bool(get_config().chat_password)
-
-
-def check_password(username: str, password: str) -> cl.User | None:
-    config = get_config()
-    ok_user = hmac.compare_digest(username.encode(), config.chat_username.encode())
-    ok_password = hmac.compare_digest(password.encode(), config.chat_password.encode())
-    if ok_user and ok_password:
-        return cl.User(identifier=username, metadata={"role": "user"})
-    return None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import asdict
 
 import chainlit as cl
 
@@ -30,8 +32,13 @@ UNREACHABLE_GRACE_S = 10.0
 
 
 async def run_turn(
-    client: ChatClient, history: History, settings_state: SettingsState, mode: MessageMode
+    client: ChatClient,
+    history: History,
+    settings_state: SettingsState,
+    mode: MessageMode,
+    on_view: Callable[[AnswerView], None] | None = None,
 ) -> None:
+    """``on_view`` receives the answer's view first, to learn what was shown and saved."""
     wanted = settings_state.for_message(mode.thinking)
     settings, missing = served_settings(client.config, wanted, thinking=mode.thinking)
     if missing:
@@ -39,6 +46,9 @@ async def run_turn(
     history.add_user(mode.text)
     METRICS.message(mode.thinking)
     view = AnswerView(interval_s=client.config.stream_flush_ms / 1000)
+    view.saved = {"mode": mode.label, "settings": settings.model_dump()}
+    if on_view is not None:
+        on_view(view)
     try:
         if not await _prepare(client, history, settings, mode):
             history.drop_last_user()
@@ -67,6 +77,7 @@ async def run_turn(
         _record(view, mode, "error", exc=exc)
         return
     stats = AnswerStats.from_view(view, usage, finish)
+    view.saved.update(usage=asdict(stats), finish_reason=finish)
     await view.finish(note=_finish_note(view, finish, settings.max_tokens), stats=stats.line())
     history.add_assistant(view.answer)
     _record(view, mode, "length" if finish == "length" else "completed", stats)

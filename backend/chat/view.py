@@ -14,6 +14,7 @@ import chainlit as cl
 
 from backend.chat.coalesce import Coalescer
 from backend.server.reasoning import Segment
+from backend.store.transcript import SAVED_KEY
 
 THINKING_TITLE = "Thinking…"
 # Qwen3's end-of-thinking sentence; vLLM forces it when the thinking budget is spent.
@@ -49,6 +50,7 @@ class AnswerView:
         self._step_buffer = Coalescer(interval_s)
         self._answer_buffer = Coalescer(interval_s)
         self.budget_cut = False
+        self.saved: dict = {}  # stored with the answer (mode, stats…), see finish()
 
     @property
     def thinking(self) -> bool:
@@ -118,5 +120,13 @@ class AnswerView:
             if extra:
                 content = f"{content}\n\n*{extra}*" if content else f"*{extra}*"
         self.message.content = content
+        record = self._record(note, stats, stopped)
+        self.message.metadata = {**(self.message.metadata or {}), SAVED_KEY: record}
         await self.message.send()  # sends a new message, or ends the streamed one
         return self.message
+
+    def _record(self, note: str | None, stats: str | None, stopped: bool) -> dict:
+        """What the saved conversation keeps about this answer besides its text."""
+        record = {"role": "answer", "answer": self.answer, "note": note, "stats": stats}
+        record.update(stopped=stopped, thinking_s=self.thinking_s, **self.saved)
+        return record

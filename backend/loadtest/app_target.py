@@ -5,7 +5,8 @@ fresh browser tab does, so no chat history grows between requests and the worklo
 direct target. Before the clock starts it submits the settings panel with the request's
 ``max_tokens`` and temperature 0 (``APP_SETTINGS``: what the direct target sends), and the
 message carries the Think command when the request thinks, so both targets ask the model for
-the same lengths in the same mode. Then it starts the clock and sends the message; the server
+the same lengths in the same mode. Once per target it signs in as the chat's local user when
+the chat runs without login (``backend.auth.client``). Then it starts the clock and sends the message; the server
 answers ``task_start``, ``stream_start`` / ``stream_token`` per streamed step (the answer and
 any reasoning step), ``new_message`` / ``update_message``, and ``task_end``.
 
@@ -30,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.auth.client import login_cookie
 from backend.loadtest.chat_socket import ChatSocket, user_message
 from backend.loadtest.direct import error_kind, timed_result
 from backend.loadtest.metrics import RequestResult
@@ -146,6 +148,7 @@ class AppTarget:
         self.app_url = app_url.rstrip("/")
         self.count_text, self.think_command, self.timeout_s = count_text, think_command, timeout_s
         self.set_lengths = set_lengths
+        self._cookie: str | None = None  # the local user's login, fetched once
 
     async def _open(self, spec: RequestSpec, tracker: AnswerTracker, answered: asyncio.Event):
         async def on_event(event: str, data: Any = None) -> None:
@@ -153,7 +156,9 @@ class AppTarget:
             if tracker.done:
                 answered.set()
 
-        chat = ChatSocket(self.app_url, on_event)
+        if self._cookie is None:
+            self._cookie = await login_cookie(self.app_url)
+        chat = ChatSocket(self.app_url, on_event, cookie=self._cookie)
         try:
             await chat.open(min(self.timeout_s, 30))
             if self.set_lengths:

@@ -30,12 +30,12 @@ SOCKET_PATH = "/ws/socket.io"
 OnEvent = Callable[[str, Any], Awaitable[None]]
 
 
-def browser_auth() -> dict[str, str]:
-    """The auth payload Chainlit's front end sends for a new tab."""
+def browser_auth(session_id: str = "", thread_id: str = "") -> dict[str, str]:
+    """The auth payload Chainlit's front end sends for a tab (``thread_id``: a resumed chat)."""
     return {
         "clientType": "webapp",
-        "sessionId": str(uuid.uuid4()),
-        "threadId": "",
+        "sessionId": session_id or str(uuid.uuid4()),
+        "threadId": thread_id,
         "userEnv": "{}",
         "chatProfile": "",
     }
@@ -60,8 +60,16 @@ def user_message(text: str, app_url: str, command: str | None = None) -> dict[st
 class ChatSocket:
     """A socket.io client speaking Chainlit's browser protocol; ``open`` then ``close``."""
 
-    def __init__(self, url: str, on_event: OnEvent, cookie: str = ""):
+    def __init__(
+        self,
+        url: str,
+        on_event: OnEvent,
+        cookie: str = "",
+        session_id: str = "",
+        thread_id: str = "",
+    ):
         self.url, self.cookie = url.rstrip("/"), cookie
+        self.session_id, self.thread_id = session_id, thread_id
         self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("*", on_event)
 
@@ -73,7 +81,7 @@ class ChatSocket:
         """Steps 1 and 2: connect and announce the tab."""
         await self.sio.connect(
             self.url,
-            auth=browser_auth(),
+            auth=browser_auth(self.session_id, self.thread_id),
             headers={"Cookie": self.cookie} if self.cookie else {},
             transports=["websocket"],
             socketio_path=SOCKET_PATH,

@@ -136,10 +136,14 @@ def login(app: ChatApp, username: str, password: str) -> httpx.Response:
     return httpx.post(f"{app.url}/login", data=form, timeout=10)
 
 
-async def test_without_a_password_the_chat_is_open(open_app):
+async def test_without_accounts_the_loopback_chat_is_the_local_user(open_app):
     auth = httpx.get(f"{open_app.url}/auth/config", timeout=10).json()
-    assert not auth["requireLogin"] and not auth["passwordAuth"]
-    async with ChatSession(open_app.url) as tab:
+    assert auth["headerAuth"] is True and auth["passwordAuth"] is False  # no login page
+    signed_in = httpx.post(f"{open_app.url}/auth/header", timeout=10)
+    assert signed_in.status_code == 200
+    me = httpx.get(f"{open_app.url}/user", cookies=signed_in.cookies, timeout=10).json()
+    assert me["identifier"] == "local"
+    async with ChatSession(open_app.url) as tab:  # signs in as the front end does
         assert tab.socket is not None and tab.socket.connected
 
 

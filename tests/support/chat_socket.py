@@ -9,9 +9,11 @@ tokens applied in order). The handshake is the load tester's (``backend.loadtest
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.auth.client import login_cookie
 from backend.loadtest.chat_socket import ChatSocket, user_message
 
 
@@ -80,6 +82,13 @@ class ChatSession:
     answered: set[str] = field(default_factory=set)  # ids whose on_message run ended
     chat_started: bool = False
     events: list[str] = field(default_factory=list)
+    received: list[tuple[str, Any]] = field(default_factory=list)  # every event with its data
+    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    thread_id: str = ""  # set to resume a saved conversation; learnt on the first message
+    resumed: dict[str, Any] | None = None  # the saved conversation the server sent back
+    resume_error: str = ""  # what the server said when it could not resume
+    deleted: list[str] = field(default_factory=list)  # ids the server took off the screen
+    runs_ended: int = 0  # on_message runs finished (an edit re-runs one)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     socket: ChatSocket | None = None
 
@@ -91,8 +100,20 @@ class ChatSession:
         await self.close()
 
     async def connect(self, timeout_s: float = 30.0) -> None:
-        self.socket = ChatSocket(self.url, self._on_event, cookie=self.cookie)
+        if not self.cookie:  # the local user's, when the chat runs without login
+            self.cookie = await login_cookie(self.url)
+        self.socket = ChatSocket(
+            self.url,
+            self._on_event,
+            cookie=self.cookie,
+            session_id=self.session_id,
+            thread_id=self.thread_id,
+        )
         await self.socket.open(timeout_s)
+        if self.thread_id:  # a resumed conversation does not run on_chat_start
+            await self.wait_for(lambda: self.resumed is not None or self.resume_error, timeout_s)
+            if self.resumed is not None:
+                return
         # Like a person, wait for the chat to open: Chainlit makes on_chat_start the task that
         # Stop cancels, so a message sent before it ends could not be stopped.
         await self.wait_for(lambda: self.chat_started, timeout_s)
@@ -105,6 +126,7 @@ class ChatSession:
 
     async def _on_event(self, event: str, data: Any = None) -> None:
         self.events.append(event)
+        self.received.append((event, data))
         data = data if isinstance(data, dict) else {}
         if event == "task_start":
             self.depth += 1
@@ -114,6 +136,14 @@ class ChatSession:
             self._step(data)
         elif event == "stream_token":
             self._token(data)
+        elif event == "first_interaction":
+            self.thread_id = data.get("thread_id") or self.thread_id
+        elif event == "resume_thread":
+            self.resumed = data
+        elif event == "resume_thread_error":
+            self.resume_error = str(data or "error")
+        elif event == "delete_message":
+            self.deleted.append(str(data.get("id")))
         self._changed.set()
 
     def _step(self, data: dict[str, Any]) -> None:
@@ -125,6 +155,7 @@ class ChatSession:
         item.is_error = bool(data.get("isError")) or item.is_error
         if item.type == "run" and item.author == "on_message" and data.get("end"):
             self.answered.add(str(item.parent_id))
+            self.runs_ended += 1
         if item.type == "run" and item.author == "on_chat_start" and data.get("end"):
             self.chat_started = True
         if data.get("output") is not None:
@@ -191,6 +222,20 @@ class ChatSession:
         mark = self.mark()
         await self.socket.apply_settings(values, timeout_s)
         return self.since(mark)
+
+    async def edit(self, message_id: str, text: str, timeout_s: float = 120.0) -> None:
+        """Edit a message sent earlier (the pencil), and wait until its re-run ends."""
+        assert self.socket is not None
+        runs = self.runs_ended
+        message = {
+            "id": message_id,
+            "threadId": self.thread_id,
+            "type": "user_message",
+            "name": "User",
+            "output": text,
+        }
+        await self.socket.emit("edit_message", {"message": message})
+        await self.wait_for(lambda: self.runs_ended > runs and self.depth == 0, timeout_s)
 
     async def stop(self) -> None:
         """The Stop button."""

@@ -1,0 +1,103 @@
+"""The users file: account names and their argon2 hashes, as JSON.
+
+Format: ``{"version": 1, "users": {"alice": {"hash": "$argon2id$...", "created": "..."}}}``.
+A missing file means no accounts. Writes go to a temporary file (mode 600) that replaces
+the old one, so a reader never sees half a file and the hashes stay private to the owner.
+The chat reads the file at each login, so added and removed accounts apply at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from backend.auth.passwords import hash_password
+
+FORMAT_VERSION = 1
+MIN_PASSWORD_CHARS = 8
+# The one user of a loopback chat with no accounts; an account of that name would share
+# that user's conversations.
+LOCAL_USER = "local"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+class UsersFileError(ValueError):
+    """The users file cannot be read or a change to it is refused; the message says why."""
+
+
+def load_hashes(path: Path) -> dict[str, str]:
+    """Account name -> argon2 hash; empty when the file does not exist."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsersFileError(f"Cannot read the users file {path}: {exc}") from None
+    users = raw.get("users") if isinstance(raw, dict) else None
+    if not isinstance(users, dict) or not all(
+        isinstance(v, dict) and isinstance(v.get("hash"), str) for v in users.values()
+    ):
+        raise UsersFileError(f"The users file {path} is not in the expected format.")
+    return {name: entry["hash"] for name, entry in users.items()}
+
+
+def list_users(path: Path) -> list[str]:
+    return sorted(load_hashes(path))
+
+
+def add_user(path: Path, name: str, password: str) -> None:
+    """Add account ``name``; refuses a taken or invalid name and a short password."""
+    check_name(name)
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise UsersFileError(f"The password must have at least {MIN_PASSWORD_CHARS} characters.")
+    entries = _load_entries(path)
+    if name in entries:
+        raise UsersFileError(f"User {name!r} already exists; remove it first to replace it.")
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    entries[name] = {"hash": hash_password(password), "created": created}
+    _write(path, entries)
+
+
+def remove_user(path: Path, name: str) -> None:
+    entries = _load_entries(path)
+    if name not in entries:
+        known = ", ".join(sorted(entries)) or "none"
+        raise UsersFileError(f"No user {name!r} in {path} (users: {known}).")
+    del entries[name]
+    _write(path, entries)
+
+
+def check_name(name: str) -> None:
+    if name == LOCAL_USER:
+        raise UsersFileError(f"{LOCAL_USER!r} is reserved for the chat's local user.")
+    if not _NAME.fullmatch(name):
+        raise UsersFileError(
+            f"Invalid user name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-',"
+            " starting with a letter or digit."
+        )
+
+
+def _load_entries(path: Path) -> dict[str, dict]:
+    load_hashes(path)  # validates
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))["users"]
+
+
+def _write(path: Path, entries: dict[str, dict]) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    text = json.dumps({"version": FORMAT_VERSION, "users": entries}, indent=2, sort_keys=True)
+    fd, tmp = tempfile.mkstemp(prefix=".users-", dir=path.parent)  # created with mode 600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,215 @@
+"""Chainlit's SQLAlchemy data layer, made safe for a live chat.
+
+- Writes from a chat session (steps, thread updates, deletions) go through a `WriteQueue`:
+  the caller never waits for the database, and an outage delays them instead of losing
+  them. Inside the queue's task the same methods reach the database directly.
+- Writes still wait for the session's first message, as Chainlit's own do, and keep their
+  order (Chainlit's queue would replay all creations before all updates).
+- Every value is made storable first: NUL characters (PostgreSQL refuses them in text)
+  are removed, lone surrogates become U+FFFD, dicts and lists become JSON text.
+- A failed read is logged and answered as "nothing found", as Chainlit's own does; a
+  failed write inside the queue raises, so the queue can retry it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from typing import Any
+
+from chainlit.context import context
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.data.utils import queue_until_user_message
+from sqlalchemy import event, text
+
+from backend.store.database import Database, connect_args
+from backend.store.writer import IN_WRITER, WriteQueue, describe
+
+log = logging.getLogger("hybrid_chat.store")
+_BASE = SQLAlchemyDataLayer
+# Step ids come from the browser: an id that is already stored in another thread (someone
+# else's conversation) must not be overwritten or moved by it.
+SAME_THREAD_ONLY = 'WHERE steps."threadId" = excluded."threadId"'
+# The writer's batch transaction, while one runs (queries join it).
+_CONNECTION: contextvars.ContextVar = contextvars.ContextVar("store_connection", default=None)
+
+
+def _direct(method):
+    """Chainlit's method without its queue-until-first-message wrapper."""
+    return getattr(method, "__wrapped__", method)
+
+
+def clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, (dict, list)):
+        return clean_text(json.dumps(value, ensure_ascii=False))
+    return value
+
+
+def clean_text(value: str) -> str:
+    value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL + NORMAL: a commit survives the process being killed; only power loss may
+    # lose the last commits, and writes skip an fsync each.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def _session_id() -> str | None:
+    try:
+        return context.session.id
+    except Exception:  # no chat session here (an HTTP request, a test)
+        return None
+
+
+class StoreDataLayer(SQLAlchemyDataLayer):
+    def __init__(self, database: Database, writes: WriteQueue | None = None) -> None:
+        super().__init__(conninfo=database.url, connect_args=connect_args(database.url))
+        self.database = database
+        self.writes = writes or WriteQueue()
+        self.writes.batch = self._run_batch
+        self._threads: set[str] = set()  # threads known to exist: a step skips the check
+        if database.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    async def execute_sql(self, query: str, parameters: dict) -> list[dict] | int | None:
+        params = {key: clean_value(value) for key, value in parameters.items()}
+        try:
+            return await self._execute(query, params)
+        except Exception as exc:
+            if IN_WRITER.get():
+                raise
+            log.warning("conversation database query failed: %s", describe(exc))
+            return None
+
+    async def _execute(self, query: str, params: dict) -> list[dict] | int:
+        if (shared := _CONNECTION.get()) is not None:
+            return self._result(await shared.execute(text(query), params))
+        async with self.engine.begin() as connection:  # no ORM session: less work per query
+            return self._result(await connection.execute(text(query), params))
+
+    def _result(self, result) -> list[dict] | int:
+        if result.returns_rows:
+            return self.clean_result([dict(row._mapping) for row in result.fetchall()])
+        return result.rowcount
+
+    async def _run_batch(self, runs) -> None:
+        """The writer's batch: every write in one transaction, all or nothing."""
+        known = set(self._threads)
+        try:
+            async with self.engine.begin() as connection:
+                token = _CONNECTION.set(connection)
+                try:
+                    for run in runs:
+                        await run()
+                finally:
+                    _CONNECTION.reset(token)
+        except Exception:
+            self._threads = known  # threads "created" in the rolled-back batch are not
+            raise
+
+    async def get_thread(self, thread_id: str):
+        """Chainlit's thread, plus each message's ``command`` (its query leaves it out)."""
+        thread = await super().get_thread(thread_id)
+        if thread:
+            query = 'SELECT "id", "command" FROM steps WHERE "threadId" = :t AND "command" <> \'\''
+            rows = await self.execute_sql(query, {"t": thread_id})
+            commands = {row["id"]: row["command"] for row in rows or []}
+            for step in thread["steps"]:
+                if step["id"] in commands:
+                    step["command"] = commands[step["id"]]
+        return thread
+
+    # -- writes: queued, in order ---------------------------------------------------
+    def _submit(self, label: str, method, *args, **kwargs) -> None:
+        async def run():
+            return await _direct(method)(self, *args, **kwargs)
+
+        self.writes.submit(label, run, _session_id())
+
+    @queue_until_user_message()
+    async def _deferred(self, label: str, method, *args, **kwargs) -> None:
+        self._submit(label, method, *args, **kwargs)
+
+    async def _write(self, label: str, method, *args) -> Any:
+        if IN_WRITER.get():
+            return await _direct(method)(self, *args)
+        if _session_id() is None:
+            self._submit(label, method, *args)
+        else:
+            await self._deferred(label, method, *args)
+
+    async def create_step(self, step_dict):
+        return await self._write("create_step", StoreDataLayer._upsert_step, dict(step_dict))
+
+    async def update_step(self, step_dict):
+        return await self._write("update_step", StoreDataLayer._upsert_step, dict(step_dict))
+
+    async def _upsert_step(self, step_dict) -> None:
+        """Chainlit's create_step, checking the thread once per thread, not per step."""
+        thread_id = step_dict.get("threadId")
+        if thread_id not in self._threads:
+            await _BASE.update_thread(self, thread_id)
+            self._threads.add(thread_id)
+        step_dict["showInput"] = (
+            str(step_dict["showInput"]).lower() if "showInput" in step_dict else None
+        )
+        params = {
+            key: value
+            for key, value in step_dict.items()
+            if value is not None and not (isinstance(value, dict) and not value)
+        }
+        params["metadata"] = json.dumps(step_dict.get("metadata", {}))
+        params["generation"] = json.dumps(step_dict.get("generation", {}))
+        columns = ", ".join(f'"{key}"' for key in params)
+        values = ", ".join(f":{key}" for key in params)
+        updates = ", ".join(f'"{key}" = :{key}' for key in params if key != "id")
+        query = f"INSERT INTO steps ({columns}) VALUES ({values}) "
+        upsert = f"ON CONFLICT (id) DO UPDATE SET {updates} {SAME_THREAD_ONLY}"
+        await self.execute_sql(query + upsert, params)
+
+    async def delete_thread(self, thread_id: str):
+        self._threads.discard(thread_id)
+        await super().delete_thread(thread_id)
+
+    async def delete_step(self, step_id: str):
+        return await self._write("delete_step", _BASE.delete_step, step_id)
+
+    async def update_thread(
+        self, thread_id: str, name=None, user_id=None, metadata=None, tags=None
+    ) -> None:
+        """From a chat session: queued. From an HTTP request (rename): direct."""
+        call = dict(name=name, user_id=user_id, metadata=metadata, tags=tags)
+        if IN_WRITER.get() or _session_id() is None:
+            return await _BASE.update_thread(self, thread_id, **call)
+        self._submit("update_thread", _BASE.update_thread, thread_id, **call)
+
+    async def delete_steps_after(self, thread_id: str, created_at: str, keep: list[str]) -> None:
+        """Queue the removal of a thread's steps created after ``created_at`` (an edit)."""
+        method = StoreDataLayer._delete_after
+        self._submit("delete_steps_after", method, thread_id, created_at, keep)
+
+    async def _delete_after(self, thread_id: str, created_at: str, keep: list[str]) -> None:
+        keep_sql = ", ".join(f":k{i}" for i in range(len(keep))) or "''"
+        params = {"t": thread_id, "c": created_at, **{f"k{i}": k for i, k in enumerate(keep)}}
+        later = f'"threadId" = :t AND "createdAt" > :c AND "id" NOT IN ({keep_sql})'
+        await self.execute_sql(
+            f'DELETE FROM feedbacks WHERE "forId" IN (SELECT "id" FROM steps WHERE {later})',
+            params,
+        )
+        await self.execute_sql(f"DELETE FROM steps WHERE {later}", params)
+
+    async def close(self) -> None:
+        await self.writes.drain(timeout_s=5.0)
+        await self.writes.close()
+        await super().close()

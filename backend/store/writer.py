@@ -1,0 +1,168 @@
+"""Write-behind queue: the chat hands over a write and moves on; one task applies them.
+
+Writes run one at a time in the order they were submitted (a step's update never
+overtakes its creation). A write that fails because the database is unavailable, locked
+or full stays at the head of the queue and is retried with back-off, so nothing is lost
+and saving resumes by itself; `healthy` and `problem` say how it is going, and the ids of
+the sessions whose writes are waiting are kept for their one notice. A write the database
+refuses for its content is retried a few times, then logged and dropped so it cannot hold
+up the rest.
+
+Writes that have queued up together are applied in one transaction (`batch`, given by the
+data layer); if that fails they are applied one by one, with the retries above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+
+log = logging.getLogger("hybrid_chat.store")
+RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+SETTLE_S = 0.1  # a woken writer waits this long: the answer's first token goes first
+MAX_BATCH = 64
+REFUSED_ATTEMPTS = 3
+# Set inside the writer's task: data-layer calls made there go straight to the database.
+IN_WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("in_writer", default=False)
+
+
+@dataclass
+class Write:
+    seq: int
+    label: str
+    run: Callable[[], Awaitable[object]]
+    session_id: str | None
+    attempts: int = 0
+
+
+class WriteQueue:
+    def __init__(
+        self, retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S, settle_s: float = SETTLE_S
+    ) -> None:
+        self._items: deque[Write] = deque()
+        self._settle_s = settle_s
+        # Runs several writes in one transaction; set by the data layer.
+        self.batch: Callable[[list[Callable[[], Awaitable[object]]]], Awaitable[None]] | None = None
+        self._retry_delays_s = retry_delays_s
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self.submitted = 0
+        self.done = 0  # writes applied (or dropped) so far, in order
+        self.dropped = 0
+        self.healthy = True
+        self.problem: str | None = None
+        self.waiting_sessions: set[str] = set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._items)
+
+    def submit(self, label: str, run: Callable[[], Awaitable[object]], session_id=None) -> int:
+        """Queue ``run`` (a coroutine factory); returns its sequence number. Never waits."""
+        self.submitted += 1
+        self._items.append(Write(self.submitted, label, run, session_id))
+        self._ensure_running()
+        self._wake.set()
+        return self.submitted
+
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            # A fresh context: the writer belongs to no chat session.
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), context=contextvars.Context()
+            )
+
+    async def _run(self) -> None:
+        IN_WRITER.set(True)
+        while True:
+            if not self._items:
+                self._wake.clear()
+                await self._wake.wait()
+                await asyncio.sleep(self._settle_s)
+                continue
+            if not await self._apply_batch():
+                await self._apply(self._items[0])
+
+    async def _apply_batch(self) -> bool:
+        """Apply the queued writes in one transaction; False (nothing applied) on failure."""
+        batch = [self._items[i] for i in range(min(len(self._items), MAX_BATCH))]
+        if self.batch is None or len(batch) < 2 or not self.healthy:
+            return False
+        try:
+            await self.batch([w.run for w in batch])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False  # one by one now, with retries and the outage bookkeeping
+        for write in batch:
+            self._items.popleft()
+            self.done = write.seq
+        return True
+
+    async def _apply(self, write: Write) -> None:
+        try:
+            await write.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            write.attempts += 1
+            if _refused(exc) and write.attempts >= REFUSED_ATTEMPTS:
+                log.error("dropped a %s write the database refuses: %s", write.label, exc)
+                self.dropped += 1
+            else:
+                self._fail(write, exc)
+                await asyncio.sleep(self._delay(write.attempts))
+                return
+        else:
+            if not self.healthy:
+                log.warning("conversation database is back; saving resumed")
+            self.healthy, self.problem = True, None
+            self.waiting_sessions.clear()
+        self._items.popleft()
+        self.done = write.seq
+
+    def _fail(self, write: Write, exc: Exception) -> None:
+        if self.healthy:
+            log.warning("conversation database write failed (%s); will retry", exc)
+        self.healthy = False
+        self.problem = describe(exc)
+        self.waiting_sessions.update(w.session_id for w in self._items if w.session_id)
+
+    def _delay(self, attempts: int) -> float:
+        return self._retry_delays_s[min(attempts, len(self._retry_delays_s)) - 1]
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until everything submitted so far is applied; False on timeout."""
+        target = self.submitted
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.done < target and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        return self.done >= target
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+def _refused(exc: Exception) -> bool:
+    """Not an outage: the database said no to this content, or the write itself failed."""
+    if isinstance(exc, (IntegrityError, DataError, ProgrammingError)):
+        return True
+    return not isinstance(exc, (DBAPIError, OSError, TimeoutError))
+
+
+def describe(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]

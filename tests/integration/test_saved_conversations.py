@@ -1,0 +1,258 @@
+"""Saved conversations against the real chat (``chainlit run app.py``) and real SQLite:
+kept through a SIGKILL, resumed from the list with the model seeing answers and not
+reasoning, edited and re-run, exported; and a database that fails never stops the chat.
+
+The model server is the scripted fake (tests/support): it records every request body,
+so the tests see exactly what the model was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+
+import httpx
+import pytest
+
+from backend.auth.client import login_cookie
+from backend.engine.process import free_port
+from tests.support.chat_app import ChatApp
+from tests.support.chat_socket import ChatSession
+from tests.support.engine import ARTIFACTS
+from tests.support.fake_openai_server import FakeOpenAIServer, Script
+
+FAST = Script(first_token_s=0.05, token_interval_s=0.01)
+
+
+def chat(server: FakeOpenAIServer, data_dir, log_name: str, **extra) -> ChatApp:
+    env = {"VLLM_BASE_URL": server.base_url, "DATA_DIR": str(data_dir), "RUN_DIR": str(data_dir)}
+    env.update(CHAT_PASSWORD="", USERS_FILE="", CHAINLIT_AUTH_SECRET="", DATABASE_URL="")
+    return ChatApp(free_port(), {**env, **extra}, ARTIFACTS / log_name)
+
+
+async def threads(app: ChatApp, cookie: str) -> list[dict]:
+    body = {"pagination": {"first": 20, "cursor": None}, "filter": {}}
+    async with httpx.AsyncClient(base_url=app.url, headers={"Cookie": cookie}) as http:
+        reply = await http.post("/project/threads", json=body, timeout=30)
+    reply.raise_for_status()
+    return reply.json()["data"]
+
+
+async def saved_steps(app: ChatApp, cookie: str, thread_id: str) -> list[dict]:
+    async with httpx.AsyncClient(base_url=app.url, headers={"Cookie": cookie}) as http:
+        reply = await http.get(f"/project/thread/{thread_id}", timeout=30)
+    reply.raise_for_status()
+    return reply.json()["steps"]
+
+
+async def until(predicate, timeout_s: float = 30.0):
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not (result := await predicate()):
+        assert asyncio.get_running_loop().time() < deadline, "not reached in time"
+        await asyncio.sleep(0.2)
+    return result
+
+
+def outputs(steps: list[dict], kind: str) -> list[str]:
+    return [s["output"] for s in steps if s["type"] == kind and s["name"] != "Chat"]
+
+
+def sent_messages(server: FakeOpenAIServer) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"].strip()) for m in server.record.bodies[-1]["messages"]]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+async def test_sigkill_then_resume_from_the_list_and_continue(tmp_path, engine, request):
+    url = request.getfixturevalue("pg_server").new_database() if engine == "postgresql" else ""
+    async with FakeOpenAIServer(Script(first_token_s=0.05, token_interval_s=0.01)) as server:
+        with chat(server, tmp_path, f"saved-{engine}-1.log", DATABASE_URL=url) as app:
+            cookie = await login_cookie(app.url)
+            tab = ChatSession(app.url, cookie=cookie)
+            await tab.connect()
+            first = await tab.ask("What is the capital of France?", think=True)
+            assert first.reasoning and "t8" in first.answer
+            await tab.ask("And Italy? /no_think", think=True)
+            server.script.token_interval_s = 1.0  # the third answer streams slowly
+            mark = tab.mark()
+            await tab.send("Tell me a long story")
+            await tab.wait_for(lambda: "t1" in tab.since(mark).text(), 30)
+            os.killpg(app.process.pid, signal.SIGKILL)  # mid-answer
+            app.process.wait(timeout=10)
+            await tab.close()
+        server.script.token_interval_s = 0.01
+        with chat(server, tmp_path, f"saved-{engine}-2.log", DATABASE_URL=url) as app:
+            listed = await threads(app, cookie)
+            assert [t["id"] for t in listed] == [tab.thread_id]
+            steps = await saved_steps(app, cookie, tab.thread_id)
+            assert outputs(steps, "user_message") == [
+                "What is the capital of France?",
+                "And Italy? /no_think",
+                "Tell me a long story",
+            ]
+            assert len(outputs(steps, "assistant_message")) == 2  # both completed answers
+            assert [s["type"] for s in steps].count("llm") == 1  # kept for the screen
+            async with ChatSession(app.url, cookie=cookie, thread_id=tab.thread_id) as again:
+                shown = [s["output"] for s in again.resumed["steps"]]
+                assert "What is the capital of France?" in shown
+                await again.ask("Summarise our chat", think=False)
+            messages = sent_messages(server)
+            answers = [c for role, c in messages if role == "assistant"]
+            assert [c for role, c in messages if role == "user"] == [
+                "What is the capital of France?",
+                "And Italy?",
+                "Summarise our chat",
+            ]
+            # The thinking answer goes back without its reasoning (t0…t7), the other whole.
+            assert len(answers) == 2 and answers[0].split() == [f"t{i}" for i in range(8, 16)]
+            assert answers[1].split() == [f"t{i}" for i in range(16)]
+
+
+async def test_edit_reruns_from_the_edited_message(tmp_path):
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-edit.log") as app:
+            async with ChatSession(app.url) as tab:
+                await tab.ask("one")
+                second = tab.mark()
+                await tab.ask("two")
+                edited_id = tab.sent[-1]
+                later = tab.since(second).answers[0].id
+                await tab.ask("three")
+                third = tab.sent[-1]
+                await tab.edit(edited_id, "two, edited")
+                whole = " ".join(f"t{i}" for i in range(16))  # a no-think answer
+                assert sent_messages(server) == [
+                    ("user", "one"),
+                    ("assistant", whole),
+                    ("user", "two, edited"),
+                ]
+                assert {third, later} <= set(tab.deleted)
+                cookie = tab.cookie
+
+                async def settled():
+                    steps = await saved_steps(app, cookie, tab.thread_id)
+                    users = outputs(steps, "user_message")
+                    answers = outputs(steps, "assistant_message")
+                    return users == ["one", "two, edited"] and len(answers) == 2
+
+                await until(settled)  # the removals and the new answer all landed
+
+
+async def test_export_has_the_conversation_and_its_feedback(tmp_path):
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-export.log") as app:
+            async with ChatSession(app.url) as tab:
+                reply = await tab.ask("Explain rain", think=True)
+                answer_id = reply.answers[0].id
+                feedback = {"forId": answer_id, "value": 1, "threadId": tab.thread_id}
+                async with httpx.AsyncClient(
+                    base_url=app.url, headers={"Cookie": tab.cookie}
+                ) as http:
+                    put = await http.put("/feedback", json={"feedback": feedback, "sessionId": ""})
+                assert put.status_code == 200, put.text
+                elements = []
+                tab.sio.on("element", lambda data: elements.append(data))
+                await tab.send("", extra={"command": "Export"})
+                await tab.wait_idle()
+                await tab.wait_for(lambda: len(elements) == 2, 10)
+                files = {}
+                async with httpx.AsyncClient(
+                    base_url=app.url, headers={"Cookie": tab.cookie}
+                ) as http:
+                    for element in elements:
+                        path = f"/project/file/{element['chainlitKey']}"
+                        got = await http.get(path, params={"session_id": tab.session_id})
+                        files[element["name"].rsplit(".", 1)[1]] = got.text
+    assert "Explain rain" in files["md"] and "<details><summary>Thought for" in files["md"]
+    assert "👍" in files["md"]
+    doc = json.loads(files["json"])
+    exchange = doc["exchanges"][0]
+    assert exchange["answer"]["feedback"]["value"] == 1 and exchange["reasoning"][0]["text"]
+    assert exchange["question"]["mode"] == "Think" and doc["settings"]["temperature"] == 0.6
+
+
+async def test_unreachable_database_url_history_off_chat_on(tmp_path):
+    url = f"postgresql://chat@127.0.0.1:{free_port()}/chats"
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-off.log", DATABASE_URL=url) as app:
+            async with ChatSession(app.url) as tab:
+                reply = await tab.ask("still there?")
+                notes = [i.content for i in tab.shown.values() if i.author == "Chat"]
+    assert "t8" in reply.answer
+    assert any(n.startswith("History is off:") and "127.0.0.1" in n for n in notes)
+
+
+async def test_corrupt_sqlite_file_history_off_file_untouched(tmp_path):
+    path = tmp_path / "chat.db"
+    path.write_bytes(b"not a database" * 1000)
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-corrupt.log") as app:
+            async with ChatSession(app.url) as tab:
+                reply = await tab.ask("hello")
+                notes = [i.content for i in tab.shown.values() if i.author == "Chat"]
+    assert "t8" in reply.answer
+    assert any("not a SQLite database" in n for n in notes)
+    assert path.read_bytes() == b"not a database" * 1000
+
+
+async def test_locked_database_one_notice_answers_stream_saving_resumes(tmp_path):
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-locked.log") as app:
+            async with ChatSession(app.url) as tab:
+                await tab.ask("before the lock")
+                blocker = sqlite3.connect(tmp_path / "chat.db", isolation_level=None)
+                blocker.execute("BEGIN EXCLUSIVE")
+                try:
+                    first = await tab.ask("during the lock, one")
+                    notice = "History is not being saved right now"
+                    await tab.wait_for(lambda: notice in "\n".join(tab.since(0).notes), 60)
+                    second = await tab.ask("during the lock, two")
+                finally:
+                    blocker.execute("ROLLBACK")
+                    blocker.close()
+                assert "t8" in first.answer and "t8" in second.answer
+                assert sum(notice in n for n in tab.since(0).notes) == 1
+
+                async def all_saved():
+                    steps = await saved_steps(app, tab.cookie, tab.thread_id)
+                    return len(outputs(steps, "assistant_message")) == 3 and steps
+
+                steps = await until(all_saved, 60)
+                users = outputs(steps, "user_message")
+                assert users == ["before the lock", "during the lock, one", "during the lock, two"]
+
+
+async def test_stopped_answer_odd_input_and_unknown_conversation(tmp_path):
+    long_text = "word " * 40_000  # 200 kB
+    odd = "naïve 👩‍💻 \u202eRTL\u202c 中文 NUL\x00here"
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-odd.log") as app:
+            async with ChatSession(app.url) as tab:
+                server.script.token_interval_s = 0.5
+                mark = tab.mark()
+                await tab.send("stop me")
+                await tab.wait_for(lambda: "t1" in tab.since(mark).text(), 30)
+                await tab.stop()
+                await tab.wait_idle()
+                server.script.token_interval_s = 0.01
+                await tab.ask(odd)
+                await tab.ask(long_text)
+
+                async def saved():
+                    steps = await saved_steps(app, tab.cookie, tab.thread_id)
+                    answers = outputs(steps, "assistant_message")
+                    return steps if len([a for a in answers if "t" in a]) >= 3 else None
+
+                steps = await until(saved, 60)
+            users = outputs(steps, "user_message")
+            assert users == ["stop me", odd.replace("\x00", ""), long_text]
+            stopped = outputs(steps, "assistant_message")[:2]  # Chainlit's note, then ours
+            assert stopped[0] == "Task manually stopped."
+            assert "t1" in stopped[1] and stopped[1].endswith("*Stopped.*")
+            async with ChatSession(app.url, thread_id="no-such-conversation") as lost:
+                assert lost.resume_error and lost.resumed is None
+                await lost.wait_for(lambda: lost.chat_started, 30)
+                reply = await lost.ask("a new chat works")
+            assert "t8" in reply.answer

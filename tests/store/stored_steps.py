@@ -1,0 +1,110 @@
+"""Hand-built stored steps, shaped as Chainlit 2.12's data layer returns them."""
+
+from __future__ import annotations
+
+import json
+
+from backend.store.transcript import SAVED_KEY
+
+
+def clock():
+    n = 0
+
+    def tick() -> str:
+        nonlocal n
+        n += 1
+        return f"2026-12-01T10:00:{n:02d}.000000Z"
+
+    return tick
+
+
+def user(tick, id_, text, command="Think"):
+    return {
+        "id": id_,
+        "type": "user_message",
+        "name": "User",
+        "output": text,
+        "command": command,
+        "createdAt": tick(),
+        "metadata": "{}",
+    }
+
+
+def run(tick, id_, parent):
+    return {
+        "id": id_,
+        "type": "run",
+        "name": "on_message",
+        "parentId": parent,
+        "output": "",
+        "createdAt": tick(),
+        "metadata": "{}",
+    }
+
+
+def reasoning(tick, id_, text, title="Thought for 1.2 s"):
+    return {
+        "id": id_,
+        "type": "llm",
+        "name": title,
+        "output": text,
+        "createdAt": tick(),
+        "start": "s",
+        "end": "e",
+        "metadata": "{}",
+    }
+
+
+def answer(
+    tick,
+    id_,
+    text,
+    *,
+    mode="Think",
+    stats="first token 80 ms",
+    note=None,
+    feedback=None,
+    stopped=False,
+):
+    shown = "\n\n".join([text] + [f"*{x}*" for x in (note, stats) if x])
+    details = {
+        "role": "answer",
+        "answer": text,
+        "mode": mode,
+        "stats": stats,
+        "note": note,
+        "stopped": stopped,
+        "settings": {"temperature": 0.6},
+    }
+    step = {
+        "id": id_,
+        "type": "assistant_message",
+        "name": "Qwen3 Hybrid Chat",
+        "output": shown,
+        "createdAt": tick(),
+        "metadata": json.dumps({SAVED_KEY: details}),
+    }
+    if feedback is not None:
+        step["feedback"] = {"forId": id_, "id": "f-" + id_, "value": feedback, "comment": ""}
+    return step
+
+
+def note(tick, id_, text):
+    return {
+        "id": id_,
+        "type": "assistant_message",
+        "name": "Chat",
+        "output": text,
+        "createdAt": tick(),
+        "metadata": "{}",
+    }
+
+
+def thread(steps, metadata=None, name="Capital of France"):
+    return {
+        "id": "thread-1",
+        "name": name,
+        "createdAt": "2026-12-01T10:00:00Z",
+        "metadata": json.dumps(metadata or {}),
+        "steps": steps,
+    }

@@ -1,0 +1,164 @@
+"""The data layer on real SQLite and PostgreSQL: what goes in comes back (odd text
+included), writes never make the caller wait, and an outage delays writes, never loses
+or doubles them."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+
+import pytest
+from chainlit.types import Pagination, ThreadFilter
+from chainlit.user import User
+from sqlalchemy import event
+
+from backend.store.database import prepare, sqlite_path
+from backend.store.layer import StoreDataLayer
+from backend.store.writer import WriteQueue
+
+ODD = "naïve 👩‍💻 \u202eRTL\u202c 中文 \x00NUL\x00 lone\ud800surrogate"
+STORED_ODD = "naïve 👩‍💻 \u202eRTL\u202c 中文 NUL lone\ufffd\ufffd\ufffdsurrogate"
+
+
+def step(n: int, thread: str = "t1", **extra) -> dict:
+    return {
+        "id": f"s{n:04d}",
+        "threadId": thread,
+        "name": "User" if n % 2 else "Qwen3",
+        "type": "user_message" if n % 2 else "assistant_message",
+        "output": f"message {n}",
+        "createdAt": f"2026-12-01T10:{n // 60:02d}:{n % 60:02d}.000000Z",
+        "streaming": False,
+        "metadata": {"n": n},
+        "command": "Think",
+        **extra,
+    }
+
+
+@pytest.fixture
+async def layer(config):
+    database = prepare(config)
+    assert database.ok, database.problem
+    data_layer = StoreDataLayer(database, WriteQueue(retry_delays_s=(0.05, 0.1, 0.2)))
+    yield data_layer
+    await data_layer.close()
+
+
+async def new_thread(layer: StoreDataLayer, thread_id: str = "t1") -> str:
+    user = await layer.create_user(User(identifier="alice"))
+    await layer.update_thread(thread_id, name="Chat", user_id=user.id)
+    return user.id
+
+
+async def outputs(layer: StoreDataLayer, thread_id: str = "t1") -> dict[str, str]:
+    thread = await layer.get_thread(thread_id)
+    return {s["id"]: s["output"] for s in (thread or {}).get("steps", [])}
+
+
+async def test_what_goes_in_comes_back_odd_text_and_long_text_included(layer):
+    user_id = await new_thread(layer)
+    long_text = "x" * 2_000_000
+    await layer.create_step(step(1, output=ODD))
+    await layer.create_step(step(2, output=long_text, metadata={"note": ODD}))
+    await layer.update_step(step(2, output=long_text + "!"))
+    assert await layer.writes.drain(30)
+    stored = await outputs(layer)
+    assert stored == {"s0001": STORED_ODD, "s0002": long_text + "!"}
+    thread = await layer.get_thread("t1")
+    assert {s["command"] for s in thread["steps"]} == {"Think"}  # Chainlit's query drops it
+    listed = await layer.list_threads(Pagination(first=10), ThreadFilter(userId=user_id))
+    assert [t["id"] for t in listed.data] == ["t1"]
+    assert await layer.get_thread("no-such-thread") is None
+
+
+async def test_every_write_lands_once_in_order(layer):
+    await new_thread(layer)
+    for n in range(1, 201):
+        await layer.create_step(step(n, output=""))
+        await layer.update_step(step(n))
+    assert await layer.writes.drain(60)
+    stored = await outputs(layer)
+    assert len(stored) == 200 and set(stored.values()) == {f"message {n}" for n in range(1, 201)}
+
+
+async def test_an_edit_removes_later_steps_and_their_feedback(layer):
+    await new_thread(layer)
+    for n in range(1, 7):
+        await layer.create_step(step(n))
+    assert await layer.writes.drain(30)
+    from chainlit.types import Feedback
+
+    await layer.upsert_feedback(Feedback(forId="s0004", value=1, threadId="t1"))
+    await layer.delete_steps_after("t1", step(2)["createdAt"], keep=["s0002", "s0005"])
+    assert await layer.writes.drain(30)
+    assert sorted(await outputs(layer)) == ["s0001", "s0002", "s0005"]
+    rows = await layer.execute_sql('SELECT * FROM feedbacks WHERE "forId" = :i', {"i": "s0004"})
+    assert rows == []
+
+
+async def test_a_locked_sqlite_database_delays_writes_without_blocking(layer, config):
+    if config.database_url:
+        pytest.skip("SQLite locking")
+    await new_thread(layer)
+    path = sqlite_path(layer.database.url)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        for n in range(1, 11):
+            await layer.create_step(step(n))
+        assert time.monotonic() - started < 0.5  # the busy timeout is 5 s: nobody waited
+        await _until(lambda: not layer.writes.healthy, 30)
+        assert "locked" in layer.writes.problem
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert await layer.writes.drain(60)
+    assert layer.writes.healthy and len(await outputs(layer)) == 10
+
+
+async def test_a_full_sqlite_database_delays_writes_until_space_is_back(layer, config):
+    if config.database_url:
+        pytest.skip("SQLite page limit")
+    await new_thread(layer)
+    await layer.engine.dispose()
+    pages = (sqlite_path(layer.database.url).stat().st_size // 4096) + 2
+
+    def limit(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA max_page_count = {pages}")
+        cursor.close()
+
+    event.listen(layer.engine.sync_engine, "connect", limit)
+    await layer.create_step(step(1, output="y" * 1_000_000))
+    await layer.create_step(step(2))
+    await _until(lambda: not layer.writes.healthy, 30)
+    assert "full" in layer.writes.problem
+    event.remove(layer.engine.sync_engine, "connect", limit)  # space is freed
+    await layer.engine.dispose()
+    assert await layer.writes.drain(60)
+    assert sorted(await outputs(layer)) == ["s0001", "s0002"]
+
+
+async def test_postgresql_going_away_delays_writes_until_it_is_back(layer, config, pg_server):
+    if not config.database_url:
+        pytest.skip("PostgreSQL restart")
+    await new_thread(layer)
+    await asyncio.to_thread(pg_server.stop)
+    try:
+        for n in range(1, 6):
+            await layer.create_step(step(n))
+        await _until(lambda: not layer.writes.healthy, 30)
+        assert await layer.get_thread("t1") is None  # a failed read is "not found"
+    finally:
+        await asyncio.to_thread(pg_server.start)
+    assert await layer.writes.drain(60)
+    assert layer.writes.healthy and len(await outputs(layer)) == 5
+
+
+async def _until(predicate, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
