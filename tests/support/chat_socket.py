@@ -3,7 +3,8 @@
 `ChatSession` is one browser tab (of a `tests.support.chat_app.ChatApp`): it connects
 with the front end's auth payload, sends typed messages and settings, presses Stop, and
 keeps what its user would see — every message and step with its final content (streamed
-tokens applied in order). The handshake is the load tester's (``backend.loadtest.chat_socket.ChatSocket``), written once.
+tokens applied in order). The handshake is the load tester's
+(``backend.loadtest.chat_socket.ChatSocket``), written once.
 """
 
 from __future__ import annotations
