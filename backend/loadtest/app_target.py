@@ -7,8 +7,9 @@ direct target. Before the clock starts it submits the settings panel with the re
 message carries the Think command when the request thinks, so both targets ask the model for
 the same lengths in the same mode. Once per target it signs in as the chat's local user when
 the chat runs without login (``backend.auth.client``). Then it starts the clock and sends the
-message; the server answers ``task_start``, ``stream_start`` / ``stream_token`` per streamed step (the answer and
-any reasoning step), ``new_message`` / ``update_message``, and ``task_end``.
+message; the server answers ``task_start``, ``stream_start`` / ``stream_token`` per streamed
+step (the answer and any reasoning step), ``new_message`` / ``update_message``, and
+``task_end``.
 
 A ``stream_start`` carrying text (Chainlit sends the first token in it) and every
 ``stream_token`` event are one chunk each. Only steps descending from the user message count

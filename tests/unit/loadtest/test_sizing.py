@@ -21,7 +21,7 @@ from tokenizers import models, pre_tokenizers
 from backend.loadtest.tokenizer import Tokenizer, api_url_of, root_of
 from backend.loadtest.workload import build_plan
 
-DEMO = Path(__file__).resolve().parent.parent / "demo_model"
+DEMO = Path(__file__).resolve().parents[3] / "demo_model"
 TEMPLATE = jinja2.Environment().from_string((DEMO / "chat_template.jinja").read_text())
 
 
