@@ -9,7 +9,7 @@ source scripts/setup.sh
 
 ensure_frontend_env
 # The resolved configuration (.env + environment), as shell assignments.
-settings=$(.venv/bin/python -m backend.config)
+settings=$(.venv/bin/python -m backend.preflight)
 eval "$settings"
 
 pids=()

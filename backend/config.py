@@ -5,7 +5,7 @@ reading). Precedence: the process environment wins over ``.env``; both win over 
 defaults below; empty values count as unset. ``Config(...)`` built in code is exactly its
 arguments and reads nothing. Everything else receives a `Config`.
 
-``python -m backend.config`` prints what start.sh needs as shell assignments (exit 2 and
+``python -m backend.preflight`` prints what start.sh needs as shell assignments (exit 2 and
 one line naming the variable when a value cannot be used).
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -192,20 +191,3 @@ def shell_assignments(config: Config) -> list[str]:
     if config.vllm_api_key:
         values["VLLM_API_KEY"] = config.vllm_api_key
     return [f"{name}={shlex.quote(value)}" for name, value in values.items()]
-
-
-def main() -> int:
-    from backend.auth.policy import plan_auth
-
-    try:
-        config = Config.from_env()
-        plan_auth(config)  # refuses a network HOST with no account, before anything starts
-        print("\n".join(shell_assignments(config)))
-    except ValueError as exc:  # ConfigError, AuthSetupError, UsersFileError
-        sys.stderr.write(f"{exc}\n")
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,14 +23,26 @@ MAX_LINES = 300
 ALLOWED = {
     "config": {"backend.engine.profiles"},
     "server": {"backend.config"},
-    "chat": {"backend.config", "backend.server", "backend.engine.status", "backend.metrics"},
+    "chat": {
+        "backend.config",
+        "backend.server",
+        "backend.engine.status",
+        "backend.metrics",
+        "backend.store",
+        "backend.auth",
+    },
+    "auth": {"backend.config"},
+    "users": {"backend.auth"},
+    "store": {"backend.config"},
+    "preflight": {"backend.config", "backend.auth"},
     "metrics": {"backend.config", "backend.server", "backend.engine.status"},
     "engine": {"backend.config", "backend.planner"},
     "planner": set(),
-    "loadtest": {"backend.config", "backend.server"},
+    "loadtest": {"backend.config", "backend.server", "backend.auth.client"},
 }
 # Still reads VLLM_API_KEY itself: the load tester's command line is being reworked.
-ENV_READERS = {"backend/config.py", "backend/loadtest/cli.py"}
+# backend/auth/hooks.py only writes CHAINLIT_AUTH_SECRET: the one channel Chainlit reads it from.
+ENV_READERS = {"backend/config.py", "backend/loadtest/cli.py", "backend/auth/hooks.py"}
 
 
 def module_name(path: Path, root: Path) -> str:

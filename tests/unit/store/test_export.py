@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from stored_steps import answer, clock, note, reasoning, run, thread, user
-
 from backend.store.export import FORMAT, file_stem, to_json, to_markdown
 from backend.store.transcript import SAVED_KEY, read_thread
+from tests.support.stored_steps import answer, clock, note, reasoning, run, thread, user
 
 NOW = "2026-12-01T11:00:00Z"
 SETTINGS = {"temperature": 0.6, "top_p": 0.95, "system_prompt": ""}

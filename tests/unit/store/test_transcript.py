@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import random
 
-from stored_steps import answer, clock, note, reasoning, run, thread, user
-
 from backend.chat.history import ZERO_WIDTH_SPACE
 from backend.chat.saved import entries_from, rebuild_history, restore_settings
 from backend.store.transcript import SAVED_KEY, read_thread
+from tests.support.stored_steps import answer, clock, note, reasoning, run, thread, user
 
 
 def conversation():

@@ -132,7 +132,7 @@ def test_start_sh_config_step_refuses_a_network_host_without_accounts(tmp_path, 
     for name in ("CHAT_PASSWORD", "USERS_FILE"):
         env.pop(name, None)
     done = subprocess.run(
-        [sys.executable, "-m", "backend.config"],
+        [sys.executable, "-m", "backend.preflight"],
         env=env,
         cwd=ROOT,
         capture_output=True,
