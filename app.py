@@ -6,6 +6,23 @@ from chainlit.config import config as chainlit_config
 from backend.auth import hooks as auth
 from backend.chat import handlers as ui
 
+try:  # which login: one local user on loopback, else accounts (backend/auth/policy.py)
+    _login = auth.prepare(ui.get_config(), bind_host=chainlit_config.run.host)
+except ValueError as exc:
+    raise SystemExit(str(exc)) from None
+
+if _login.mode == "local":
+
+    @cl.header_auth_callback
+    async def local_user(headers):
+        return auth.local_user()
+
+else:
+
+    @cl.password_auth_callback
+    async def login(username: str, password: str):
+        return await auth.password_login(ui.get_config(), username, password)
+
 
 @cl.set_starters
 async def starters(user=None, language=None):
@@ -44,21 +61,3 @@ ui.data_layer()
 @cl.on_chat_end
 async def on_chat_end():
     await ui.end_chat()
-
-
-try:  # which login: one local user on loopback, else accounts (backend/auth/policy.py)
-    _login = auth.prepare(ui.get_config(), bind_host=chainlit_config.run.host)
-except ValueError as exc:
-    raise SystemExit(str(exc)) from None
-
-if _login.mode == "local":
-
-    @cl.header_auth_callback
-    async def local_user(headers):
-        return auth.local_user()
-
-else:
-
-    @cl.password_auth_callback
-    async def login(username: str, password: str):
-        return await auth.password_login(ui.get_config(), username, password)

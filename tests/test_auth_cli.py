@@ -113,3 +113,11 @@ def test_real_command_uses_users_file_and_never_prints_the_password(tmp_path):
         [*command, "list"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert listed.stdout.split() == ["alice"]
+
+
+def test_remove_with_a_configured_secret_says_how_to_end_logins(tmp_path, capsys):
+    cfg = Config(data_dir=str(tmp_path / "data"), auth_secret="set-by-the-operator")
+    run(cfg, "add", "alice", "--password-stdin", stdin="correct horse")
+    assert run(cfg, "remove", "alice") == 0
+    assert "change CHAINLIT_AUTH_SECRET" in capsys.readouterr().out
+    assert not (tmp_path / "data" / "auth_secret").exists()  # the operator's key stays theirs

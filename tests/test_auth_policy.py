@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -143,3 +144,16 @@ def test_start_sh_config_step_refuses_a_network_host_without_accounts(tmp_path, 
         assert "Refusing to start" in done.stderr and not done.stdout
     else:
         assert f"HOST={host}" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "asked,first,keeps",
+    [("someone-elses", False, False), ("someone-elses", True, True), (None, False, True)],
+)
+def test_only_a_refused_resume_gets_a_new_thread_id(asked, first, keeps):
+    session = SimpleNamespace(thread_id="t-1", thread_id_to_resume=asked)
+    session.has_first_interaction = first
+    hooks.forget_refused_resume(session)
+    assert (session.thread_id == "t-1") is keeps
+    if not keeps:
+        assert session.thread_id not in ("", asked) and session.thread_id_to_resume is None

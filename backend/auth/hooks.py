@@ -1,7 +1,8 @@
 """What app.py's Chainlit auth hooks run, and the set-up they need before Chainlit starts.
 
-`prepare` decides the mode (see `policy`) and hands Chainlit its signing key through the
-one channel Chainlit reads it from, the CHAINLIT_AUTH_SECRET environment variable.
+`prepare` decides the mode (see `policy`), hands Chainlit its signing key through the
+one channel Chainlit reads it from (the CHAINLIT_AUTH_SECRET environment variable) and
+puts the ownership checks of `guard` in front of Chainlit's routes.
 `local_user` is the header callback of the loopback mode: every request is the local user,
 so the front end skips its login page. `password_login` checks CHAT_PASSWORD's account and
 the users file, off the event loop (argon2 takes tens of milliseconds on purpose).
@@ -13,10 +14,14 @@ import asyncio
 import hmac
 import logging
 import os
+import uuid
 from pathlib import Path
 
 import chainlit as cl
+from chainlit import server
 
+from backend.auth import guard
+from backend.auth.local_cookie import LocalUserCookie
 from backend.auth.passwords import verify_password
 from backend.auth.policy import AuthPlan, plan_auth
 from backend.auth.secret import kept_secret, signing_secret
@@ -31,7 +36,20 @@ def prepare(config: Config, bind_host: str | None = None) -> AuthPlan:
     plan = plan_auth(config, bind_host)
     base = config.auth_secret or kept_secret(Path(config.data_dir))
     os.environ["CHAINLIT_AUTH_SECRET"] = signing_secret(base, plan.mode == "local")
+    guard.install()
+    if plan.mode == "local":
+        server.app.add_middleware(LocalUserCookie, user_factory=local_user)
     return plan
+
+
+def forget_refused_resume(session) -> None:
+    """Give a new thread id to a chat that starts although its tab asked to resume a
+    thread (someone else's, or one that could not be read). Chainlit keeps the asked id,
+    so the tab's messages would be filed under it, and its first message would make the
+    asker that thread's owner."""
+    if session.thread_id_to_resume and not session.has_first_interaction:
+        session.thread_id = str(uuid.uuid4())
+        session.thread_id_to_resume = None
 
 
 def local_user() -> cl.User:

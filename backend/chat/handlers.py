@@ -8,13 +8,13 @@ cause or meet ends in a plain message in the chat, never a stack trace.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import chainlit as cl
 from chainlit.chat_context import chat_contexts
 
+from backend.auth.hooks import forget_refused_resume
 from backend.chat import routes, saved
 from backend.chat.history import History
 from backend.chat.modes import THINK_COMMAND, resolve_mode
@@ -98,6 +98,7 @@ def starters() -> list[cl.Starter]:
 
 
 async def start_chat() -> None:
+    forget_refused_resume(cl.context.session)  # before anything can be saved under it
     state = _state()
     await cl.context.emitter.set_commands(COMMANDS)
     widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
@@ -180,16 +181,3 @@ async def end_chat() -> None:
     # Chainlit frees the session's user data when it clears the session. Its list of the
     # session's messages (chat_context) is never freed by Chainlit 2.12 at all: drop it.
     chat_contexts.pop(cl.context.session.id, None)
-
-
-def auth_enabled() -> bool:
-    return bool(get_config().chat_password)
-
-
-def check_password(username: str, password: str) -> cl.User | None:
-    config = get_config()
-    ok_user = hmac.compare_digest(username.encode(), config.chat_username.encode())
-    ok_password = hmac.compare_digest(password.encode(), config.chat_password.encode())
-    if ok_user and ok_password:
-        return cl.User(identifier=username, metadata={"role": "user"})
-    return None

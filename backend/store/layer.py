@@ -28,6 +28,9 @@ from backend.store.writer import IN_WRITER, WriteQueue, describe
 
 log = logging.getLogger("hybrid_chat.store")
 _BASE = SQLAlchemyDataLayer
+# Step ids come from the browser: an id that is already stored in another thread (someone
+# else's conversation) must not be overwritten or moved by it.
+SAME_THREAD_ONLY = 'WHERE steps."threadId" = excluded."threadId"'
 # The writer's batch transaction, while one runs (queries join it).
 _CONNECTION: contextvars.ContextVar = contextvars.ContextVar("store_connection", default=None)
 
@@ -172,7 +175,8 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         values = ", ".join(f":{key}" for key in params)
         updates = ", ".join(f'"{key}" = :{key}' for key in params if key != "id")
         query = f"INSERT INTO steps ({columns}) VALUES ({values}) "
-        await self.execute_sql(query + f"ON CONFLICT (id) DO UPDATE SET {updates}", params)
+        upsert = f"ON CONFLICT (id) DO UPDATE SET {updates} {SAME_THREAD_ONLY}"
+        await self.execute_sql(query + upsert, params)
 
     async def delete_thread(self, thread_id: str):
         self._threads.discard(thread_id)

@@ -12,6 +12,10 @@ from support.chat_socket import ChatApp
 from support.engine import ARTIFACTS, free_port
 
 NO_MODEL = "http://127.0.0.1:9/v1"
+SAVED_THREADS = """() => fetch('/project/threads', {
+  method: 'POST', headers: {'Content-Type': 'application/json'},
+  body: JSON.stringify({pagination: {first: 5, cursor: null}, filter: {}}),
+}).then(r => r.json()).then(page => page.data.length > 0)"""
 
 
 def start(data_dir, log_name) -> ChatApp:
@@ -35,7 +39,7 @@ def page(browser, request):
     context.close()
 
 
-def test_local_user_gets_the_chat_without_a_login_page(tmp_path, page):
+def test_local_user_gets_the_chat_and_its_history_without_a_login_page(tmp_path, page):
     app = start(tmp_path, "chat-browser-local.log")
     try:
         page.goto(app.url)
@@ -43,8 +47,19 @@ def test_local_user_gets_the_chat_without_a_login_page(tmp_path, page):
         expect(page).to_have_url(f"{app.url}/")
         expect(page.locator("input[type=password]")).to_have_count(0)
         assert page.evaluate("fetch('/user').then(r => r.json())")["identifier"] == "local"
+        # The sidebar's history needs a signed-in user: the local user has one.
+        expect(page.locator("#command-Think")).to_be_visible(timeout=30_000)  # chat started
+        page.locator("#chat-input").fill("Remember the tulips")
+        page.locator("#chat-input").press("Enter")
+        expect(page.get_by_text("Remember the tulips").first).to_be_visible(timeout=30_000)
+        page.wait_for_function(SAVED_THREADS, timeout=30_000)  # writes are queued
         page.reload()  # the login cookie holds: straight back to the chat
         expect(page.locator("#chat-input")).to_be_visible(timeout=30_000)
+        history = page.locator("#thread-history")
+        if not history.is_visible():
+            page.locator("#sidebar-trigger-button").click()
+        expect(history).to_contain_text("Remember the tulips", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "local-user-history.png"))
     finally:
         app.stop()
 

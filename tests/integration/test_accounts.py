@@ -48,6 +48,12 @@ def test_loopback_local_user_survives_a_restart(tmp_path):
         assert signed_in.status_code == 200
         assert whoami(app, signed_in.cookies).json()["identifier"] == "local"
         assert whoami(app, None).status_code == 401
+        # The page itself comes signed in, so the front end never shows /login.
+        page = httpx.get(app.url, timeout=10)
+        assert "access_token" in page.cookies
+        assert whoami(app, page.cookies).json()["identifier"] == "local"
+        again = httpx.get(app.url, cookies=page.cookies, timeout=10)
+        assert "access_token" not in again.cookies  # a valid cookie is left alone
     assert (tmp_path / "auth_secret").stat().st_mode & 0o777 == 0o600
     with chat(tmp_path, "chat-local-2.log") as app:  # same data folder: same key
         assert whoami(app, signed_in.cookies).json()["identifier"] == "local"
@@ -59,6 +65,7 @@ async def test_password_login_from_the_users_file(tmp_path):
         auth = httpx.get(f"{app.url}/auth/config", timeout=10).json()
         assert auth["passwordAuth"] and not auth["headerAuth"]
         assert httpx.post(f"{app.url}/auth/header", timeout=10).status_code == 400
+        assert "access_token" not in httpx.get(app.url, timeout=10).cookies
         assert login(app, "alice", "wrong-password").status_code == 401
         assert login(app, "mallory", "alice-password").status_code == 401
         assert login(app, "local", "alice-password").status_code == 401
@@ -119,6 +126,7 @@ def test_chainlit_on_a_network_address_without_accounts_refuses(tmp_path):
     assert done.returncode != 0
     assert "Refusing to start" in done.stderr and "0.0.0.0" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "chat.db").exists()  # refused before anything was created
 
 
 def test_start_sh_on_a_network_address_without_accounts_refuses(tmp_path):

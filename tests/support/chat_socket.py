@@ -159,6 +159,7 @@ class ChatSession:
     answered: set[str] = field(default_factory=set)  # ids whose on_message run ended
     chat_started: bool = False
     events: list[str] = field(default_factory=list)
+    received: list[tuple[str, Any]] = field(default_factory=list)  # every event with its data
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     sio: socketio.AsyncClient | None = None
     session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -221,6 +222,7 @@ class ChatSession:
 
     async def _on_event(self, event: str, data: Any = None) -> None:
         self.events.append(event)
+        self.received.append((event, data))
         data = data if isinstance(data, dict) else {}
         if event == "task_start":
             self.depth += 1
