@@ -2,7 +2,10 @@
 
 The database is reached only through Chainlit's data layer (`backend.store.layer`), whose
 writes are queued: nothing here makes the answer wait. `Entry` is the session's ledger of
-exchanges (which steps each one put on screen), so an edit can take later ones away.
+exchanges (which steps each one put on screen), so an edit can take later ones away:
+Chainlit 2.12's ``edit_message`` removes the later *messages* it still holds (screen and
+database) and calls on_message with the edited one, but leaves the reasoning and run steps
+and, after a reconnect, holds no messages at all (on_message then gets None).
 """
 
 from __future__ import annotations
