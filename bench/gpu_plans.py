@@ -38,11 +38,11 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...], str]] = {
 
 @dataclass(frozen=True)
 class Load:
-    tool: str  # "sharded" (bench.sharded_load), "cli" (backend.loadtest), "vllm-bench"
+    tool: str  # "sharded" (backend.loadtest --processes), "cli" (one process), "vllm-bench"
     levels: str  # streams:requests,...
     input_len: int = 512
     output_len: int = 256
-    max_shards: int = 8  # sharded only; 1 = the load tester's single client process
+    max_shards: int = 8  # sharded only: at most this many client processes (1 = one process)
 
 
 @dataclass(frozen=True)

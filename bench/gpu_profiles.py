@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import tarfile
@@ -83,30 +84,8 @@ class Bench:
 def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Path):
     seed = ["--seed", str(s.next_seed())]
     common = ["--input-len", str(load.input_len), "--output-len", str(load.output_len), *seed]
-    if load.tool == "sharded":
-        return [
-            sys.executable,
-            "-m",
-            "bench.sharded_load",
-            "--base-url",
-            BASE_URL,
-            "--model",
-            "q",
-            "--endpoint",
-            plan.endpoint,
-            "--levels",
-            f"{streams}:{n}",
-            "--think-ratio",
-            str(plan.think_ratio),
-            "--duration",
-            str(plan.level_cap_s),
-            "--max-shards",
-            str(load.max_shards),
-            "--json",
-            str(out),
-            *common,
-        ]
-    if load.tool == "cli":
+    if load.tool in ("sharded", "cli"):  # the load tester; "sharded": one process per 16 streams
+        processes = min(load.max_shards, math.ceil(streams / 16)) if load.tool == "sharded" else 1
         return [
             sys.executable,
             "-m",
@@ -121,8 +100,14 @@ def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Pa
             str(streams),
             "--num-requests",
             str(n),
+            "--processes",
+            str(max(processes, 1)),
+            "--warmup",
+            str(streams if load.tool == "sharded" else 0),
             "--think-ratio",
             str(plan.think_ratio),
+            "--duration",
+            str(plan.level_cap_s),
             "--json",
             str(out),
             *common,

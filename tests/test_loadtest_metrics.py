@@ -83,14 +83,16 @@ def test_parse_slo():
         parse_slo("ttft=5")
 
 
-def _row(c, tok_s, ttft, tpot):
+def _row(c, tok_s, ttft, tpot, answers=10, tokens=1280):
     return {
         "concurrency": c,
         "output_tok_s": tok_s,
         "ttft_ms": {"p50": ttft, "p99": ttft},
         "tpot_ms": {"p50": tpot},
-        "e2e_ms": {"p50": 0},
+        "e2e_ms": {"p50": 0, "p99": 0},
         "socket_events_per_answer": 0,
+        "success": answers,
+        "total_output_tokens": tokens,
     }
 
 
@@ -107,3 +109,16 @@ def test_compare_app_with_direct():
     out = compare(direct, app)
     assert out["added_ttft_p50_ms"] == 28 and out["output_tok_s_ratio"] == pytest.approx(0.9)
     assert out["socket_events_per_answer"] == 70
+    assert out["output_tokens_per_answer"] == {"direct": 128, "app": 128}
+    assert out["lengths_match"]
+
+
+def test_compare_flags_answers_of_different_lengths():
+    direct, app = _row(8, 600, 12, 6), _row(8, 2400, 40, 6, answers=10, tokens=5120)
+    out = compare(direct, app)
+    assert out["output_tokens_per_answer"] == {"direct": 128, "app": 512}
+    assert not out["lengths_match"]
+    assert (
+        out["lengths_match"] is False
+        and compare(direct, _row(8, 0, 0, 0, 0, 0))["lengths_match"] is False
+    )

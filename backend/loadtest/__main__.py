@@ -4,4 +4,5 @@ import sys
 
 from backend.loadtest.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # client processes are spawned: importing must not run a test
+    sys.exit(main())

@@ -1,41 +1,61 @@
 """The app target: the chat answered through the Chainlit app, timed as a browser receives it.
 
-Each request opens its own Chainlit session over socket.io (as a fresh browser tab does, so no
-chat history grows between requests and the workload matches the direct target):
-
-1. connect to ``<app>/ws/socket.io`` (websocket transport) with the browser's auth payload
-   ``{clientType: "webapp", sessionId: <uuid4>, threadId: "", userEnv: "{}", chatProfile: ""}``;
-2. emit ``connection_successful`` (the server then runs ``on_chat_start``);
-3. start the clock and emit ``client_message`` with
-   ``{"message": <user step>, "fileReferences": []}``;
-4. the server answers ``task_start``, then ``stream_start`` / ``stream_token`` per streamed step
-   (the answer and any reasoning step), ``new_message`` / ``update_message``, and ``task_end``;
-5. emit ``clear_session`` and disconnect.
+Each request opens its own Chainlit session (``ChatSocket``: the browser's handshake), as a
+fresh browser tab does, so no chat history grows between requests and the workload matches the
+direct target. Before the clock starts it submits the settings panel with the request's
+``max_tokens`` and temperature 0 (``APP_SETTINGS``: what the direct target sends), and the
+message carries the Think command when the request thinks, so both targets ask the model for
+the same lengths in the same mode. Then it starts the clock and sends the message; the server
+answers ``task_start``, ``stream_start`` / ``stream_token`` per streamed step (the answer and
+any reasoning step), ``new_message`` / ``update_message``, and ``task_end``.
 
 A ``stream_start`` carrying text (Chainlit sends the first token in it) and every
 ``stream_token`` event are one chunk each. Only steps descending from the user message count
 (see ``AnswerTracker``). Only when an answer streamed nothing does the last message sent whole
-(``new_message``) count, as one chunk. Output tokens are the delivered text counted by the model
-server's ``/tokenize`` when a counter is given, else whitespace-separated words.
+(``new_message``) count, as one chunk.
+
+Output tokens are the server's own usage, read from the stats line the chat puts under each
+answer (``… · 30 reasoning tokens · 226 answer tokens · …``, see ``usage_tokens``). An app
+without that line falls back to the delivered text counted by ``/tokenize`` (re-tokenizing
+decoded text need not give the generated count), else to whitespace words; each result says
+which (``tokens_from``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-import socketio
-
+from backend.loadtest.chat_socket import ChatSocket, user_message
 from backend.loadtest.direct import error_kind, timed_result
 from backend.loadtest.metrics import RequestResult
 from backend.loadtest.workload import RequestSpec
 
 TextCounter = Callable[[str], Awaitable[int | None]]
+STATS_LINE = re.compile(r"\*([^*\n]*\banswer tokens\b[^*\n]*)\*\s*$")
+REASONING_TOKENS = re.compile(r"\b(\d+) reasoning tokens\b")
+ANSWER_TOKENS = re.compile(r"\b(\d+) answer tokens\b")
+
+
+def app_settings(spec: RequestSpec) -> dict[str, Any]:
+    """The settings panel values that make the chat ask what the direct target asks."""
+    return {"max_tokens": spec.max_tokens, "temperature": 0.0}
+
+
+def usage_tokens(answer_text: str) -> int | None:
+    """Reasoning + answer tokens from the stats line ending the chat's answer, if it has one."""
+    line = STATS_LINE.search(answer_text)
+    if line is None:
+        return None
+    answer = ANSWER_TOKENS.search(line.group(1))
+    reasoning = REASONING_TOKENS.search(line.group(1))
+    if answer is None:
+        return None
+    return int(answer.group(1)) + (int(reasoning.group(1)) if reasoning else 0)
 
 
 @dataclass
@@ -58,6 +78,7 @@ class AnswerTracker:
     ours: set[str] = field(default_factory=set)
     streamed: set[str] = field(default_factory=set)
     whole: list[tuple[float, str, str]] = field(default_factory=list)  # unstreamed messages
+    final: dict[str, str] = field(default_factory=dict)  # last full text of each of our steps
 
     def feed(self, event: str, data: Any, now: float) -> None:
         self.events += 1
@@ -81,6 +102,8 @@ class AnswerTracker:
             self.ours.add(step_id)
         if step_id not in self.ours or data.get("type") in ("user_message", "run"):
             return
+        if event != "stream_start" and isinstance(data.get("output"), str):
+            self.final[step_id] = data["output"]
         if event == "stream_start":  # Chainlit puts the first token in the stream's output
             self.streamed.add(step_id)
             if data.get("output"):
@@ -110,22 +133,6 @@ class AnswerTracker:
         return "".join(self.texts.values())
 
 
-def user_message(spec: RequestSpec, app_url: str, think_command: str) -> dict[str, Any]:
-    """The step a browser sends for a typed message (Chainlit 2.12 front end)."""
-    message: dict[str, Any] = {
-        "threadId": "",
-        "id": str(uuid.uuid4()),
-        "name": "User",
-        "type": "user_message",
-        "output": spec.prompt,
-        "createdAt": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
-        "metadata": {"location": app_url},
-    }
-    if spec.thinking and think_command:
-        message["command"] = think_command
-    return message
-
-
 class AppTarget:
     def __init__(
         self,
@@ -134,80 +141,71 @@ class AppTarget:
         count_text: TextCounter | None = None,
         think_command: str = "Think",
         timeout_s: float = 600.0,
+        set_lengths: bool = True,
     ):
         self.app_url = app_url.rstrip("/")
         self.count_text, self.think_command, self.timeout_s = count_text, think_command, timeout_s
+        self.set_lengths = set_lengths
 
-    async def _connect(
-        self, tracker: AnswerTracker, answered: asyncio.Event
-    ) -> socketio.AsyncClient:
-        sio = socketio.AsyncClient(reconnection=False)
-
-        @sio.on("*")
-        async def any_event(event: str, data: Any = None) -> None:
+    async def _open(self, spec: RequestSpec, tracker: AnswerTracker, answered: asyncio.Event):
+        async def on_event(event: str, data: Any = None) -> None:
             tracker.feed(event, data, time.perf_counter())
             if tracker.done:
                 answered.set()
 
-        auth = {
-            "clientType": "webapp",
-            "sessionId": str(uuid.uuid4()),
-            "threadId": "",
-            "userEnv": "{}",
-            "chatProfile": "",
-        }
-        await sio.connect(
-            self.app_url,
-            auth=auth,
-            transports=["websocket"],
-            socketio_path="/ws/socket.io",
-            wait_timeout=min(self.timeout_s, 30),
-        )
-        await sio.emit("connection_successful")
-        return sio
+        chat = ChatSocket(self.app_url, on_event)
+        try:
+            await chat.open(min(self.timeout_s, 30))
+            if self.set_lengths:
+                await chat.apply_settings(app_settings(spec), min(self.timeout_s, 30))
+        except BaseException:
+            await chat.close()
+            raise
+        return chat
 
     async def send(self, spec: RequestSpec) -> RequestResult:
         tracker, answered = AnswerTracker(), asyncio.Event()
-        sio: socketio.AsyncClient | None = None
+        chat: ChatSocket | None = None
         start = time.perf_counter()
         try:
-            sio = await asyncio.wait_for(self._connect(tracker, answered), self.timeout_s)
+            chat = await asyncio.wait_for(self._open(spec, tracker, answered), self.timeout_s)
             tracker.events = 0  # count only the events of this answer
-            message = user_message(spec, self.app_url, self.think_command)
+            command = self.think_command if spec.thinking and self.think_command else None
+            message = user_message(spec.prompt, self.app_url, command)
             tracker.message_id = message["id"]
             tracker.ours.add(message["id"])
-            payload = {"message": message}
             start = time.perf_counter()
-            await sio.emit("client_message", {**payload, "fileReferences": []})
+            await chat.send(message)
             await asyncio.wait_for(answered.wait(), self.timeout_s)
         except Exception as exc:  # a RequestResult never raises
             return RequestResult(False, start, error=error_kind(exc), thinking=spec.thinking)
         finally:
-            if sio is not None:
-                await _close(sio)
+            if chat is not None:
+                await chat.close()
         return await self._result(spec, start, tracker)
+
+    async def _tokens(self, tracker: AnswerTracker) -> tuple[int, str]:
+        for text in reversed(list(tracker.final.values())):
+            if (tokens := usage_tokens(text)) is not None:
+                return tokens, "usage"
+        text = tracker.text
+        counted = await self.count_text(text) if self.count_text and text else None
+        if counted is not None:
+            return counted, "tokenize"
+        return len(text.split()), "words"
 
     async def _result(
         self, spec: RequestSpec, start: float, tracker: AnswerTracker
     ) -> RequestResult:
         if tracker.error:
             return RequestResult(False, start, error=tracker.error, thinking=spec.thinking)
-        text = tracker.text
-        tokens = await self.count_text(text) if self.count_text and text else None
+        tokens, source = await self._tokens(tracker)
         return timed_result(
             start,
             tracker.arrivals,
-            tokens if tokens is not None else len(text.split()),
+            tokens,
             spec.prompt_tokens or 0,
             spec.thinking,
             socket_events=tracker.events,
+            tokens_from=source,
         )
-
-
-async def _close(sio: socketio.AsyncClient) -> None:
-    try:
-        if sio.connected:
-            await sio.emit("clear_session")  # lets the server drop the session at once
-        await sio.disconnect()
-    except Exception:  # closing a broken socket must not turn a result into a crash
-        pass

@@ -15,12 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backend.loadtest import report
-from backend.loadtest.app_target import AppTarget
-from backend.loadtest.direct import DirectTarget, first_model_id, make_client
+from backend.loadtest.direct import first_model_id, make_client
 from backend.loadtest.metrics import parse_slo, summarize
-from backend.loadtest.runner import ServerSampler, run_closed_loop, run_open_loop
+from backend.loadtest.runner import ServerSampler
 from backend.loadtest.server_view import summarize_server
-from backend.loadtest.workload import Tokenizer, arrival_offsets_s, build_plan
+from backend.loadtest.shards import run_level, slice_level
+from backend.loadtest.targets import TargetSpec
+from backend.loadtest.tokenizer import Tokenizer, api_url_of, root_of
+from backend.loadtest.workload import arrival_offsets_s, build_plan
 
 
 def _numbers(kind: type) -> Any:
@@ -35,6 +37,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--base-url", default="http://127.0.0.1:8001/v1")
     p.add_argument("--app-url", default="http://127.0.0.1:8000")
     p.add_argument("--app-think-command", default="Think", help="command for thinking requests")
+    p.add_argument(
+        "--app-keep-settings",
+        action="store_true",
+        help="app: leave the chat's settings panel as it is (default: set max tokens to "
+        "--output-len and temperature 0 first, as the direct target asks)",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="client processes per level (the streams are spread over them, one merged "
+        "summary); one process parses ~8k chunks/s, so use ~1 per 16 streams on a fast GPU",
+    )
     p.add_argument("--model", default=None, help="default: first id from /v1/models")
     p.add_argument("--api-key", default=os.environ.get("VLLM_API_KEY"))
     p.add_argument("--concurrency", type=_numbers(int), default=None, help="e.g. 1,8,64,256")
@@ -66,6 +81,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.concurrency = [1]
     if not 0.0 <= args.think_ratio <= 1.0 or args.burstiness <= 0:
         p.error("--think-ratio must be in [0, 1] and --burstiness > 0")
+    if args.processes < 1:
+        p.error("--processes must be at least 1")
     args.slo_ms = parse_slo(args.slo)
     return args
 
@@ -84,34 +101,35 @@ class LevelSpec:
             return max(1, math.ceil(self.request_rate * args.duration))
         return min(max(100, 20 * (self.concurrency or 1)), 5000)  # pool; the clock ends first
 
-
-def root_of(base_url: str) -> str:
-    url = base_url.rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
+    def name(self, target: str, processes: int) -> str:
+        level = f"c={self.concurrency}" if self.concurrency else f"{self.request_rate:g} req/s"
+        return f"{target} {level}" + (f" ({processes} processes)" if processes > 1 else "")
 
 
 class Runner:
     def __init__(self, args: argparse.Namespace, model: str | None, http: httpx.AsyncClient):
         self.args, self.model, self.console = args, model, Console(stderr=True)
-        self.tokenizer = Tokenizer(root_of(args.base_url), model, args.endpoint, http)
+        self.tokenizer = Tokenizer(args.base_url, model, args.endpoint, http, args.api_key)
 
-    def _target(self, name: str, pool: int) -> Any:
+    def target(self, name: str, pool: int) -> TargetSpec:
         a = self.args
-        if name == "app":
-            return AppTarget(
-                a.app_url,
-                count_text=self.tokenizer.count_text,
-                think_command=a.app_think_command,
-                timeout_s=a.timeout,
-            )
-        client = make_client(a.base_url, a.api_key, pool, a.timeout)
-        return DirectTarget(client, self.model or "", a.endpoint)
+        return TargetSpec(
+            name="app" if name == "app" else "direct",
+            base_url=a.base_url,
+            api_key=a.api_key,
+            model=self.model,
+            endpoint=a.endpoint,
+            app_url=a.app_url,
+            think_command=a.app_think_command,
+            timeout_s=a.timeout,
+            pool=pool,
+            app_sets_lengths=not a.app_keep_settings,
+        )
 
     async def level(self, level: LevelSpec, target_name: str, seed: int) -> dict[str, Any]:
         a = self.args
-        n = level.count(a)
         plan = await build_plan(
-            n + a.warmup,
+            level.count(a) + a.warmup,
             input_len=a.input_len,
             output_len=a.output_len,
             think_ratio=a.think_ratio if a.endpoint == "chat" else 0.0,
@@ -119,20 +137,25 @@ class Runner:
             tokenizer=self.tokenizer,
         )
         warm, specs = plan.specs[: a.warmup], plan.specs[a.warmup :]
-        pool = level.concurrency or a.max_concurrency or 1024
-        target = self._target(target_name, pool)
-        if warm:
-            await run_closed_loop(target.send, warm, min(len(warm), pool))
-        name = (
-            f"{target_name} c={level.concurrency}"
-            if level.concurrency
-            else (f"{target_name} {level.request_rate:g} req/s")
+        offsets = None
+        if level.concurrency is None:
+            rng = random.Random(seed)
+            offsets = arrival_offsets_s(len(specs), level.request_rate or 1.0, a.burstiness, rng)
+        slices = slice_level(
+            specs,
+            a.processes,
+            warmup=warm,
+            concurrency=level.concurrency,
+            offsets_s=offsets,
+            max_concurrency=a.max_concurrency,
+            duration_s=a.duration,
         )
+        pool = level.concurrency or a.max_concurrency or 1024
+        target = self.target(target_name, max(pool // len(slices), 1) + 1)
+        sampler = ServerSampler(root_of(a.base_url), a.api_key, a.metrics_interval)
         with _progress(self.console) as progress:
-            task = progress.add_task(name, total=len(specs))
-            done = lambda _result: progress.advance(task)  # noqa: E731
-            async with ServerSampler(root_of(a.base_url), a.api_key, a.metrics_interval) as s:
-                run = await self._drive(target, level, specs, seed, done)
+            task = progress.add_task(level.name(target_name, len(slices)), total=len(specs))
+            run = await run_level(target, slices, sampler, lambda n: progress.advance(task, n))
         summary = summarize(
             list(run.results),
             run.elapsed_s,
@@ -140,27 +163,13 @@ class Runner:
             request_rate=level.request_rate,
             slo_ms=a.slo_ms or None,
         )
-        server = summarize_server(s.samples)
-        row = report.level_row(report.Level(target_name, a.endpoint, summary, server, plan.exact))
+        server = summarize_server(sampler.samples)
+        row = report.level_row(
+            report.Level(target_name, a.endpoint, summary, server, plan.exact, plan.note)
+        )
+        row.update(processes=len(slices), warmup=len(warm), input_len=a.input_len)
+        row.update(output_len=a.output_len, think_ratio=a.think_ratio)
         return row
-
-    async def _drive(self, target: Any, level: LevelSpec, specs: Any, seed: int, done: Any) -> Any:
-        a = self.args
-        if level.concurrency is not None:
-            return await run_closed_loop(
-                target.send, specs, level.concurrency, duration_s=a.duration, on_done=done
-            )
-        offsets = arrival_offsets_s(
-            len(specs), level.request_rate or 1.0, a.burstiness, random.Random(seed)
-        )
-        return await run_open_loop(
-            target.send,
-            specs,
-            offsets,
-            duration_s=a.duration,
-            max_concurrency=a.max_concurrency,
-            on_done=done,
-        )
 
 
 def _progress(console: Console) -> Progress:
@@ -177,7 +186,7 @@ def _progress(console: Console) -> Progress:
 async def resolve_model(args: argparse.Namespace) -> str | None:
     if args.model:
         return args.model
-    client = make_client(args.base_url, args.api_key, 1, 30.0)
+    client = make_client(api_url_of(args.base_url), args.api_key, 1, 30.0)
     try:
         return await first_model_id(client)
     except Exception:

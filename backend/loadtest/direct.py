@@ -125,8 +125,11 @@ def timed_result(
     prompt_tokens: int,
     thinking: bool,
     socket_events: int = 0,
+    tokens_from: str = "usage",
 ) -> RequestResult:
-    """A result from token arrival times; no arrival at all is a failure, as in vLLM."""
+    """A result from token arrival times; no arrival at all is a failure, as in vLLM.
+
+    Without ``output_tokens`` each text chunk counts as one token (``tokens_from="chunks"``)."""
     if not arrivals:
         return RequestResult(
             False, start, error="NoTokens", thinking=thinking, socket_events=socket_events
@@ -139,6 +142,7 @@ def timed_result(
         latency_s=arrivals[-1] - start,
         itl_s=gaps,
         output_tokens=output_tokens if output_tokens else len(arrivals),
+        tokens_from=tokens_from if output_tokens else "chunks",
         prompt_tokens=prompt_tokens,
         chunks=len(arrivals),
         thinking=thinking,

@@ -38,6 +38,7 @@ class RequestResult:
     error: str = ""
     thinking: bool = False
     socket_events: int = 0
+    tokens_from: str = "usage"  # how output_tokens was counted: usage, tokenize, words, chunks
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class LevelSummary:
     e2e_ms: Stats
     per_user_tok_s: Stats
     socket_events_per_answer: float = 0.0
+    output_tokens_from: dict[str, int] = field(default_factory=dict)  # requests per source
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -179,6 +181,7 @@ def summarize(
         e2e_ms=stats([r.latency_s for r in ok], 1000),
         per_user_tok_s=stats(per_user),
         socket_events_per_answer=(sum(r.socket_events for r in ok) / len(ok)) if ok else 0.0,
+        output_tokens_from=dict(Counter(r.tokens_from for r in ok)),
     )
 
 

@@ -20,6 +20,7 @@ from backend.loadtest.metrics import LevelSummary
 from backend.loadtest.server_view import ServerView
 
 KNEE_GAIN = 0.10  # a level whose next step adds < 10% throughput while latency grows
+LENGTH_TOLERANCE = 0.02  # app and direct answers count as the same length within 2%
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Level:
     summary: LevelSummary
     server: ServerView | None
     input_len_exact: bool
+    input_len_note: str = ""  # why not exact: the real /tokenize failure, or the counts reached
 
 
 def level_row(level: Level) -> dict[str, Any]:
@@ -47,6 +49,8 @@ def level_row(level: Level) -> dict[str, Any]:
         "total_input_tokens": s.total_input_tokens,
         "total_output_tokens": s.total_output_tokens,
         "input_len_exact": level.input_len_exact,
+        "input_len_note": level.input_len_note,
+        "output_tokens_from": s.output_tokens_from,
         "request_s": s.request_s,
         "output_tok_s": s.output_tok_s,
         "total_tok_s": s.total_tok_s,
@@ -75,15 +79,27 @@ def find_knee(rows: Sequence[dict[str, Any]]) -> int | None:
     return None
 
 
+def output_tokens_per_request(row: dict[str, Any]) -> float:
+    return row["total_output_tokens"] / row["success"] if row["success"] else 0.0
+
+
 def compare(direct: dict[str, Any], app: dict[str, Any]) -> dict[str, Any]:
-    """What the app adds on top of the model server at the same level."""
+    """What the app adds on top of the model server at the same level.
+
+    ``lengths_match`` says whether both asked the model for the same work: mean output tokens
+    per answer within ``LENGTH_TOLERANCE`` (otherwise the tok/s ratio compares unlike things)."""
+    direct_len, app_len = output_tokens_per_request(direct), output_tokens_per_request(app)
     return {
         "added_ttft_p50_ms": app["ttft_ms"]["p50"] - direct["ttft_ms"]["p50"],
         "added_ttft_p99_ms": app["ttft_ms"]["p99"] - direct["ttft_ms"]["p99"],
         "added_e2e_p50_ms": app["e2e_ms"]["p50"] - direct["e2e_ms"]["p50"],
+        "added_e2e_p99_ms": app["e2e_ms"]["p99"] - direct["e2e_ms"]["p99"],
         "output_tok_s_ratio": app["output_tok_s"] / direct["output_tok_s"]
         if direct["output_tok_s"]
         else None,
+        "output_tokens_per_answer": {"direct": direct_len, "app": app_len},
+        "lengths_match": bool(direct_len)
+        and abs(app_len - direct_len) <= LENGTH_TOLERANCE * direct_len,
         "socket_events_per_answer": app["socket_events_per_answer"],
     }
 
@@ -132,8 +148,18 @@ def print_table(rows: Sequence[dict[str, Any]], console: Console | None = None) 
             console.print(f"[red]{r['target']} {_level_name(r)} errors:[/red] {r['errors']}")
         if "comparison" in r:
             console.print(f"{_level_name(r)} app vs direct: {r['comparison']}")
-    if rows and not rows[0]["input_len_exact"]:
-        console.print("[yellow]input length approximate: the server has no /tokenize[/yellow]")
+            if not r["comparison"]["lengths_match"]:
+                lengths = r["comparison"]["output_tokens_per_answer"]
+                console.print(f"[yellow]answer lengths differ (tokens): {lengths}[/yellow]")
+    for r in rows:
+        guessed = {k: v for k, v in r["output_tokens_from"].items() if k != "usage"}
+        if guessed:
+            console.print(
+                f"[yellow]{r['target']} {_level_name(r)}: output tokens not from the server's "
+                f"usage for {guessed} answers[/yellow]"
+            )
+    for note in dict.fromkeys(r["input_len_note"] for r in rows if r["input_len_note"]):
+        console.print(f"[yellow]{note}[/yellow]")
 
 
 def plot(rows: Sequence[dict[str, Any]], path: str) -> None:

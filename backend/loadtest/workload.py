@@ -3,10 +3,11 @@
 - Every prompt starts with a unique, seeded random word sequence, so no two requests share a
   prefix-cache block (identical prompts would be served from vLLM's prefix cache and flatter
   the numbers).
-- With the server's ``/tokenize`` (vLLM serves it at the root, not under ``/v1``), each prompt
-  is grown or trimmed word by word until the tokenized request -- chat template included for
-  chat -- is exactly ``input_len`` tokens. Without it, one word is taken as one token and the
-  plan is marked ``exact=False``.
+- With the server's ``/tokenize`` each prompt is sized until the tokenized request -- chat
+  template and thinking flag included for chat -- is exactly ``input_len`` tokens, on any
+  tokenizer (one token per word, several per word, one per character: see ``fit_prompt``).
+  Without it, one word is taken as one token and the plan is marked ``exact=False`` with the
+  real failure in ``note``; a plan that could not reach the length says so too.
 - Open-loop arrivals are a Poisson process (gamma with shape 1) or, with ``burstiness`` != 1,
   gamma-distributed gaps with shape=burstiness and scale=1/(rate*burstiness), rescaled so the
   last arrival is at ``n / rate`` -- exactly as vLLM's benchmark does.
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import string
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-import httpx
+from backend.loadtest.tokenizer import Endpoint, Tokenizer
 
-Endpoint = Literal["chat", "completions"]
+__all__ = ["Endpoint", "RequestSpec", "Tokenizer", "WorkloadPlan", "build_plan"]
 
 # Short common words: each is a single token after a space in Qwen's (and most BPE) vocabularies.
 WORDS = tuple(
@@ -53,6 +55,7 @@ class RequestSpec:
 class WorkloadPlan:
     specs: tuple[RequestSpec, ...]
     exact: bool  # every prompt tokenized to exactly input_len
+    note: str = ""  # why not, in words: the real /tokenize failure or the counts reached
 
 
 def unique_prefixes(count: int, rng: random.Random, words: int = 8) -> list[list[str]]:
@@ -92,66 +95,75 @@ def arrival_offsets_s(
     return [o * scale for o in offsets]
 
 
-class Tokenizer:
-    """Counts request tokens with vLLM's ``/tokenize``; ``available`` is False if it is absent."""
-
-    def __init__(
-        self, root_url: str, model: str | None, endpoint: Endpoint, client: httpx.AsyncClient
-    ):
-        self._url = root_url.rstrip("/") + "/tokenize"
-        self._model, self._endpoint, self._client = model, endpoint, client
-        self.available = True
-
-    async def count(self, prompt: str, thinking: bool) -> int | None:
-        if not self.available:
-            return None
-        body: dict[str, object] = {"model": self._model}
-        if self._endpoint == "chat":
-            body["messages"] = [{"role": "user", "content": prompt}]
-            body["add_generation_prompt"] = True
-            body["chat_template_kwargs"] = {"enable_thinking": thinking}
-        else:
-            body["prompt"] = prompt
-        try:
-            response = await self._client.post(self._url, json=body)
-            response.raise_for_status()
-            return int(response.json()["count"])
-        except (httpx.HTTPError, KeyError, ValueError):
-            self.available = False
-            return None
-
-    async def count_text(self, text: str) -> int | None:
-        """Tokens in a piece of generated text (no template, no special tokens)."""
-        if not self.available:
-            return None
-        body = {"model": self._model, "prompt": text, "add_special_tokens": False}
-        try:
-            response = await self._client.post(self._url, json=body)
-            response.raise_for_status()
-            return int(response.json()["count"])
-        except (httpx.HTTPError, KeyError, ValueError):
-            return None
+PROPORTIONAL_STEPS = 6
+PAD_STEPS = 8
 
 
 async def fit_prompt(
-    words: list[str], input_len: int, thinking: bool, tokenizer: Tokenizer, rng: random.Random
+    prefix: list[str],
+    input_len: int,
+    thinking: bool,
+    tokenizer: Tokenizer,
+    rng: random.Random,
+    start_words: int | None = None,
 ) -> tuple[str, int | None]:
-    """Grow or trim the filler after the unique prefix until the request is ``input_len`` tokens."""
-    prefix_len = min(len(words), max(input_len, 1))
-    words = words[:prefix_len] + [rng.choice(WORDS) for _ in range(max(input_len - prefix_len, 0))]
-    for _ in range(8):
+    """The unique ``prefix`` plus filler, sized to ``input_len`` request tokens if possible.
+
+    Works on any tokenizer: the measured tokens per word drives a few proportional steps, a
+    trim word by word, then a pad of random letters (one token each on character vocabularies,
+    at most one per letter on BPE ones), each checked by the server, so the request never
+    exceeds ``input_len``. ``start_words`` (the size another prompt ended at) saves most of the
+    search. Returns the count reached (``None`` without ``/tokenize``: one word per token).
+    """
+    size = start_words or input_len
+    words = list(prefix) + [rng.choice(WORDS) for _ in range(max(size - len(prefix), 0))]
+    count = await tokenizer.count(" ".join(words), thinking)
+    for _ in range(PROPORTIONAL_STEPS):
+        if count is None or count == input_len or count <= 0:
+            break
+        size = max(len(prefix), round(len(words) * input_len / count))
+        if size == len(words):
+            break
+        words = _resize(words, size, rng)
         count = await tokenizer.count(" ".join(words), thinking)
-        if count is None or count == input_len:
-            return " ".join(words), count
-        diff = input_len - count
-        if diff > 0:
-            words += [rng.choice(WORDS) for _ in range(diff)]
-        elif len(words) + diff >= prefix_len:
-            words = words[: len(words) + diff]
-        else:  # template alone is longer than wanted: keep the unique prefix, report the count
-            words = words[:prefix_len]
-            return " ".join(words), await tokenizer.count(" ".join(words), thinking)
-    return " ".join(words), await tokenizer.count(" ".join(words), thinking)
+    while count is not None and count > input_len and len(words) > len(prefix):
+        words = words[:-1]
+        count = await tokenizer.count(" ".join(words), thinking)
+    text, letters = " ".join(words), None
+    for _ in range(PAD_STEPS):
+        if count is None or count >= input_len:
+            break
+        letters = input_len - count - 1 if letters is None else letters
+        piece = " " + "".join(rng.choice(string.ascii_lowercase) for _ in range(letters))
+        longer = await tokenizer.count(text + piece, thinking)
+        if longer is None:
+            break
+        if longer > input_len:  # BPE merged fewer letters than expected: take a smaller step
+            if letters == 0:
+                break
+            letters //= 2
+            continue
+        text, count, letters = text + piece, longer, None
+    return text, count
+
+
+def _resize(words: list[str], size: int, rng: random.Random) -> list[str]:
+    if size <= len(words):
+        return words[:size]
+    return words + [rng.choice(WORDS) for _ in range(size - len(words))]
+
+
+def plan_note(specs: Sequence[RequestSpec], input_len: int, tokenizer: Tokenizer) -> str:
+    """Why the plan is not exact, in words (``""`` when every request is ``input_len`` tokens)."""
+    if tokenizer.error is not None:
+        return f"input length approximate (one word per token): /tokenize failed: {tokenizer.error}"
+    counts = [s.prompt_tokens for s in specs if s.prompt_tokens is not None]
+    if not counts or all(c == input_len for c in counts):
+        return ""
+    return (
+        f"input length not exact: requests are {min(counts)}-{max(counts)} tokens by the "
+        f"server's /tokenize, asked for {input_len}"
+    )
 
 
 async def build_plan(
@@ -164,20 +176,26 @@ async def build_plan(
     tokenizer: Tokenizer,
     parallel: int = 8,
 ) -> WorkloadPlan:
-    """``count`` unique requests; tokenizer calls run ``parallel`` at a time, before any timing."""
+    """``count`` unique requests; tokenizer calls run ``parallel`` at a time, before any timing.
+
+    The first prompt is fitted alone and its size starts every other search."""
     rng = random.Random(seed)
     prefixes = unique_prefixes(count, rng)
     flags = thinking_flags(count, think_ratio, rng)
     seeds = [rng.randrange(2**32) for _ in range(count)]
     gate = asyncio.Semaphore(parallel)
+    start_words: int | None = None
 
     async def one(i: int) -> RequestSpec:
         async with gate:
             text, tokens = await fit_prompt(
-                prefixes[i], input_len, flags[i], tokenizer, random.Random(seeds[i])
+                prefixes[i], input_len, flags[i], tokenizer, random.Random(seeds[i]), start_words
             )
         return RequestSpec(i, text, flags[i], output_len, tokens)
 
-    specs = await asyncio.gather(*(one(i) for i in range(count)))
-    exact = all(s.prompt_tokens == input_len for s in specs)
-    return WorkloadPlan(tuple(specs), exact)
+    specs = [await one(0)] if count else []
+    if specs and specs[0].prompt_tokens is not None:
+        start_words = len(specs[0].prompt.split())
+    specs += await asyncio.gather(*(one(i) for i in range(1, count)))
+    note = plan_note(specs, input_len, tokenizer)
+    return WorkloadPlan(tuple(specs), exact=not note and bool(specs), note=note)

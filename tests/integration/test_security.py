@@ -153,7 +153,7 @@ async def test_without_a_password_the_chat_is_open(open_app):
     auth = httpx.get(f"{open_app.url}/auth/config", timeout=10).json()
     assert not auth["requireLogin"] and not auth["passwordAuth"]
     async with ChatSession(open_app.url) as tab:
-        assert tab.sio.connected
+        assert tab.socket is not None and tab.socket.connected
 
 
 async def test_password_login_protects_the_chat(vllm_server, tmp_path):

@@ -4,7 +4,7 @@
 group, stopped with it). `ChatSession` is one browser tab: it connects with the front end's
 auth payload, sends typed messages and settings, presses Stop, and keeps what its user would
 see — every message and step with its final content (streamed tokens applied in order). The
-handshake is the one documented in docs/loadtest.md.
+handshake is the load tester's (``backend.loadtest.chat_socket.ChatSocket``), written once.
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
-import socketio
 
 from backend.config import ROOT
+from backend.loadtest.chat_socket import ChatSocket, user_message
 
 CHAINLIT = ROOT / ".venv" / "bin" / "chainlit"
 APP_START_LIMIT_S = 120.0
@@ -159,7 +157,7 @@ class ChatSession:
     chat_started: bool = False
     events: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
-    sio: socketio.AsyncClient | None = None
+    socket: ChatSocket | None = None
 
     async def __aenter__(self) -> ChatSession:
         await self.connect()
@@ -169,42 +167,17 @@ class ChatSession:
         await self.close()
 
     async def connect(self, timeout_s: float = 30.0) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.sio.on("*", self._on_event)
-        auth = {
-            "clientType": "webapp",
-            "sessionId": str(uuid.uuid4()),
-            "threadId": "",
-            "userEnv": "{}",
-            "chatProfile": "",
-        }
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        await self.sio.connect(
-            self.url,
-            auth=auth,
-            headers=headers,
-            transports=["websocket"],
-            socketio_path="/ws/socket.io",
-            wait_timeout=timeout_s,
-        )
-        await self.sio.emit("connection_successful")
+        self.socket = ChatSocket(self.url, self._on_event, cookie=self.cookie)
+        await self.socket.open(timeout_s)
         # Like a person, wait for the chat to open: Chainlit makes on_chat_start the task that
         # Stop cancels, so a message sent before it ends could not be stopped.
         await self.wait_for(lambda: self.chat_started, timeout_s)
         if self.settings:
-            await self.sio.emit("chat_settings_change", self.settings)
+            await self.socket.apply_settings(self.settings, timeout_s)
 
     async def close(self) -> None:
-        if self.sio is None:
-            return
-        try:
-            if self.sio.connected:
-                # "New chat": the server drops the session at once. Acknowledged, so the
-                # disconnect cannot overtake it (else Chainlit keeps it for session_timeout).
-                await self.sio.call("clear_session", timeout=10)
-            await self.sio.disconnect()
-        except Exception:  # a socket the server already dropped
-            pass
+        if self.socket is not None:
+            await self.socket.close()
 
     async def _on_event(self, event: str, data: Any = None) -> None:
         self.events.append(event)
@@ -253,21 +226,11 @@ class ChatSession:
         self, text: str, *, think: bool = False, extra: dict[str, Any] | None = None
     ) -> str:
         """Send a typed message as the composer does; returns its id (does not wait)."""
-        assert self.sio is not None
-        message: dict[str, Any] = {
-            "threadId": "",
-            "id": str(uuid.uuid4()),
-            "name": "User",
-            "type": "user_message",
-            "output": text,
-            "createdAt": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
-            "metadata": {"location": self.url},
-        }
-        if think:
-            message["command"] = "Think"
+        assert self.socket is not None
+        message = user_message(text, self.url, "Think" if think else None)
         message.update(extra or {})
         self.sent.append(message["id"])
-        await self.sio.emit("client_message", {"message": message, "fileReferences": []})
+        await self.socket.send(message)
         return message["id"]
 
     async def ask(self, text: str, *, think: bool = False, timeout_s: float = 120.0) -> Reply:
@@ -299,20 +262,16 @@ class ChatSession:
         )
 
     async def change_settings(self, values: dict[str, Any], timeout_s: float = 10.0) -> Reply:
-        """Submit the settings panel; the note it causes, if any (waits briefly for one)."""
-        assert self.sio is not None
+        """Submit the settings panel; the note it caused, if any (the server has handled it)."""
+        assert self.socket is not None
         mark = self.mark()
-        await self.sio.emit("chat_settings_change", values)
-        try:
-            await self.wait_for(lambda: self.mark() > mark, timeout_s)
-        except TimeoutError:
-            pass
+        await self.socket.apply_settings(values, timeout_s)
         return self.since(mark)
 
     async def stop(self) -> None:
         """The Stop button."""
-        assert self.sio is not None
-        await self.sio.emit("stop")
+        assert self.socket is not None
+        await self.socket.emit("stop")
 
     def tail(self, n: int = 12) -> list[str]:
         return self.events[-n:]
