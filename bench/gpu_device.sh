@@ -5,6 +5,7 @@
 #   bash bench/gpu_device.sh engine-venv          # vLLM 0.26.0 in /tmp/venv-engine (early call)
 #   bash bench/gpu_device.sh prep                 # venvs in /tmp, /tmp/q4b (bf16), /tmp/q4b-fp8
 #   bash bench/gpu_device.sh engine SECONDS JOB.. # bench.gpu_profiles, results under $OUT
+#   bash bench/gpu_device.sh relay SECONDS [gpu_relay flags]  # start.sh, then bench.gpu_relay
 #
 # prep expects the vLLM chunks in /tmp/vllm-parts, its dependency wheels in /tmp/deps, the
 # chat's wheels in /tmp/fe-wheels and the model kit (qwen3-4b-dummy, product-on-device) in
@@ -47,9 +48,43 @@ engine() {
     --server-python /tmp/venv-engine/bin/python --job-min-s 120 "${jobs[@]}"
 }
 
+wait_url() {  # URL SECONDS
+  local i
+  for ((i = 0; i < $2; i++)); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 1
+  done
+  echo "no answer from $1 after $2 s" >&2
+  return 1
+}
+
+relay() {  # the product as a GPU user starts it, on the bf16 checkpoint /tmp/q4b
+  local seconds=$1 pid rc=0
+  shift
+  mkdir -p /tmp/relay-work
+  MODEL=/tmp/q4b SERVED_MODEL_NAME=Qwen/Qwen3-4B VLLM_API_KEY=k VLLM_USE_FLASHINFER_SAMPLER=0 \
+    HF_HUB_OFFLINE=1 setsid ./start.sh > /tmp/relay-work/start.log 2>&1 < /dev/null &
+  pid=$!
+  if wait_url http://127.0.0.1:8001/health 240 && wait_url http://127.0.0.1:8000/ 60; then
+    echo "product ready after $SECONDS s"
+    VLLM_API_KEY=k PYTHONUNBUFFERED=1 /tmp/venv-fe/bin/python -m bench.gpu_relay --out "$out" \
+      --deadline-s $((seconds - SECONDS - 45)) "$@" || rc=$?
+  else
+    rc=3
+  fi
+  kill -INT -- "-$pid" 2> /dev/null || true
+  for _ in $(seq 30); do kill -0 -- "-$pid" 2> /dev/null || break; sleep 1; done
+  kill -KILL -- "-$pid" 2> /dev/null || true
+  cp .run/*.log /tmp/relay-work/ 2> /dev/null || true
+  tar -czf "$out/relay-logs.tgz" -C /tmp relay-work
+  return $rc
+}
+
 case ${1:-} in
   engine-venv) engine_venv ;;
   prep) prep ;;
   engine) shift; engine "$@" ;;
-  *) echo "usage: gpu_device.sh engine-venv | prep | engine SECONDS PLAN:CONFIG..." >&2; exit 2 ;;
+  relay) shift; relay "$@" ;;
+  *) echo "usage: gpu_device.sh engine-venv | prep | engine SECONDS JOB.. | relay SECONDS" >&2
+    exit 2 ;;
 esac
