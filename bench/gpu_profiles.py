@@ -103,7 +103,7 @@ def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Pa
             "--processes",
             str(max(processes, 1)),
             "--warmup",
-            str(streams if load.tool == "sharded" else 0),
+            str(streams if load.tool == "sharded" and load.warmup else 0),
             "--think-ratio",
             str(plan.think_ratio),
             "--duration",

@@ -121,6 +121,23 @@ def profile_args(profile: Profile, *, device: Device) -> list[str]:
     return [*profile.flags, *(profile.cuda_flags if device == "cuda" else ())]
 
 
+def flag_value(flags: list[str] | tuple[str, ...], name: str) -> str | None:
+    """The value after the last ``name`` in a flag list (later flags win in vLLM's parser)."""
+    values = [flags[i + 1] for i, flag in enumerate(flags[:-1]) if flag == name]
+    return values[-1] if values else None
+
+
+def planner_options(profile: Profile, *, device: Device) -> dict[str, str]:
+    """What the memory planner must know of a profile: its KV-cache dtype and weight
+    quantization (``--kv-cache-dtype fp8`` halves the KV bytes; ``--quantization fp8``
+    stores the weights in one byte)."""
+    flags = profile_args(profile, device=device)
+    return {
+        "kv_cache_dtype": flag_value(flags, "--kv-cache-dtype") or "auto",
+        "quantization": flag_value(flags, "--quantization") or "auto",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print a profile's flags, shell-quoted on one line (default: $VLLM_PROFILE)."""
     parser = argparse.ArgumentParser(prog="python -m backend.engine.profiles")
