@@ -106,3 +106,86 @@ def test_planner_options_follow_the_profile_flags():
     low_memory = planner_options(get_profile("low-memory"), device="cuda")
     assert low_memory["kv_cache_dtype"] == "fp8"
     assert planner_options(get_profile("low-memory"), device="cpu")["kv_cache_dtype"] == "auto"
+
+
+# vLLM 0.26.0 start-up logs on an H200 (139.8 GiB visible), Qwen3-4B's shapes, utilization
+# 0.9, max-model-len 10000 (bench/results/gpu-engine-*.json; docs/planner-validation.md).
+# (config, model, plan keywords, logged weights GiB, KV GiB, KV tokens, concurrency)
+MEASURED = [
+    ("defaults", "Qwen/Qwen3-4B", {}, 7.56, 117.24, 853_696, 85.37),
+    ("balanced + 256 seqs", "Qwen/Qwen3-4B", {"max_num_batched_tokens": 4096}, 7.56, 117.28,
+     853_984, 85.40),
+    ("block-FP8 checkpoint", "Qwen/Qwen3-4B-FP8", {}, 4.18, 120.59, 878_128, 87.81),
+    ("block-FP8, DeepGEMM on", "Qwen/Qwen3-4B-FP8", {}, 4.21, 120.56, 877_888, 87.79),
+    ("--quantization fp8", "Qwen/Qwen3-4B", {"quantization": "fp8"}, 4.19, 120.59, 878_080,
+     87.81),
+    ("fp8 KV cache, eager, 1024 batched", "Qwen/Qwen3-4B",
+     {"kv_cache_dtype": "fp8", "enforce_eager": True, "max_num_batched_tokens": 1024}, 7.59,
+     117.90, 1_717_056, 171.71),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "weights", "kv_gib", "kv_tokens", "concurrency"),
+    [case[1:] for case in MEASURED],
+    ids=[case[0] for case in MEASURED],
+)
+def test_planner_reproduces_vllm_start_up_within_one_percent(
+    model, options, weights, kv_gib, kv_tokens, concurrency
+):
+    result = plan(KNOWN_MODELS[model], 139.8, 0.9, 10000, **options)
+    assert result.weights_gib == pytest.approx(weights, rel=0.01)
+    assert result.available_kv_gib == pytest.approx(kv_gib, rel=0.01)
+    assert result.kv_cache_tokens == pytest.approx(kv_tokens, rel=0.01)
+    assert result.max_concurrency == pytest.approx(concurrency, rel=0.01)
+
+
+def test_fast_profile_serves_fp8_weights_on_gpus_only():
+    from backend.engine.profiles import profile_args
+
+    fast = get_profile("fast")
+    assert profile_args(fast, device="cuda")[-2:] == ["--quantization", "fp8"]
+    assert "--quantization" not in profile_args(fast, device="cpu")
+    assert planner_options(fast, device="cuda")["quantization"] == "fp8"
+
+
+@pytest.mark.parametrize(
+    ("profile", "cc", "expected"),
+    [
+        ("balanced", (9, 0), "VLLM_PROFILE=fast serves FP8"),
+        ("balanced", (8, 0), ""),
+        ("fast", (9, 0), ""),
+        ("fast", (8, 6), "wants FP8 units"),
+        ("balanced", None, ""),
+    ],
+)
+def test_launch_offers_fast_where_the_gpu_has_fp8(profile, cc, expected):
+    from backend.engine.profiles import fast_profile_notice
+
+    notice = fast_profile_notice(profile, cc)
+    assert (expected in notice) if expected else notice == ""
+
+
+def test_launcher_sizes_the_fast_profile_with_fp8_weights(monkeypatch):
+    from backend.config import Config
+    from backend.engine import launcher
+
+    monkeypatch.setattr(launcher, "_gpu_memory_gib", lambda: 139.8)
+    choice = launcher.ModelChoice("Qwen/Qwen3-4B", "Qwen/Qwen3-4B", False)
+    _, balanced = launcher.sizing(Config(model="Qwen/Qwen3-4B"), choice, "cuda")
+    _, fast = launcher.sizing(Config(model="Qwen/Qwen3-4B", profile="fast"), choice, "cuda")
+    assert fast["kv_cache_tokens"] > balanced["kv_cache_tokens"]  # 3.4 GiB of weights saved
+    assert balanced["max_num_seqs"] == 1024  # vLLM's own default on an H200
+
+
+def test_launcher_sizes_qwen3_4b_fp8_from_its_config(monkeypatch):
+    from backend.config import Config
+    from backend.engine import launcher
+
+    monkeypatch.setattr(launcher, "_gpu_memory_gib", lambda: 139.8)
+    model = str(FP8_CONFIG_DIR)
+    choice = launcher.ModelChoice(model, "Qwen/Qwen3-4B-FP8", False)
+    flags, sized = launcher.sizing(Config(model=model), choice, "cuda")
+    block = plan(KNOWN_MODELS["Qwen/Qwen3-4B-FP8"], 139.8, 0.9, sized["max_model_len"])
+    assert sized["kv_cache_tokens"] == block.kv_cache_tokens
+    assert flags[flags.index("--max-model-len") + 1] == "40960"

@@ -54,6 +54,8 @@ def serve(config: Config, timeout_s: float) -> int:
         "full-length requests at once"
     )
     console.print(f"Launch plan: {summary}")
+    if plan.get("notice"):
+        console.print(f"[cyan]{plan['notice']}[/]")
     shown = [
         "***" if prev == "--api-key" else arg
         for prev, arg in zip(["", *cmd[:-1]], cmd, strict=True)

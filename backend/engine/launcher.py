@@ -23,7 +23,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from backend.config import DEMO_MODEL_DIR, DEMO_SERVED_NAME, ROOT, Config
-from backend.engine.profiles import get_profile, profile_args
+from backend.engine.profiles import (
+    fast_profile_notice,
+    get_profile,
+    planner_options,
+    profile_args,
+)
 from backend.engine.status import EngineStatus, write_status
 
 BUDGET_END_TEXT = (
@@ -95,14 +100,17 @@ def sizing(config: Config, choice: ModelChoice, device: str) -> tuple[list[str],
             "max_concurrency": round(kv_tokens / length, 2),
         }
     from backend.planner import load_model_spec, recommend_launch
+    from backend.planner.gpu import detect_compute_capability
 
     gib = _gpu_memory_gib() or 0.0
     spec = load_model_spec(choice.path if choice.demo else config.model)
+    profile = get_profile(config.profile)
     rec = recommend_launch(
         spec,
         gib,
         preferred_max_model_len=config.max_model_len,
         gpu_memory_utilization=config.gpu_memory_utilization or 0.9,
+        **planner_options(profile, device="cuda"),  # fp8 KV / fp8 weights change the sizes
     )
     flags = [
         "--max-model-len",
@@ -112,7 +120,8 @@ def sizing(config: Config, choice: ModelChoice, device: str) -> tuple[list[str],
         "--max-num-seqs",
         str(config.max_num_seqs or rec.max_num_seqs),
     ]
-    return flags, {"device": "cuda", "gpu_memory_gib": gib, **rec.to_dict()}
+    notice = fast_profile_notice(profile.name, detect_compute_capability())
+    return flags, {"device": "cuda", "gpu_memory_gib": gib, "notice": notice, **rec.to_dict()}
 
 
 def _cpu_kv_bytes_per_token(choice: ModelChoice) -> int:

@@ -58,7 +58,9 @@ DEFAULT_GPU_MEMORY_UTILIZATION = 0.9
 DEFAULT_CONCURRENCY = 4
 MIN_USEFUL_MAX_MODEL_LEN = 4096  # a reasoning chat needs room to think
 TYPICAL_CHAT_TOKENS = 2048  # sizing max_num_seqs: most chats are far below max_model_len
-MAX_NUM_SEQS_CAP = 256  # vLLM's own default on most GPUs
+MAX_NUM_SEQS_CAP = 256  # vLLM's own default below 70 GiB
+BIG_GPU_GIB = 70  # from here vLLM defaults to 1024 sequences and 8192 batched tokens
+BIG_GPU_MAX_NUM_SEQS = 1024
 
 
 class PlanError(ValueError):
@@ -183,6 +185,15 @@ def peak_activation_bytes(spec: ModelSpec, max_num_batched_tokens: int, dtype: s
     width = spec.hidden_size + spec.intermediate_size
     element_bytes = DTYPE_BYTES[resolve_dtype(spec, dtype)]
     return int(max_num_batched_tokens * width * element_bytes * ACTIVATION_WIDTHS_PER_TOKEN)
+
+
+def recommended_max_num_seqs(gpu_memory_gib: float, concurrency: int, kv_tokens: int) -> int:
+    """vLLM's own default on a big GPU (1024 from 70 GiB: capping it at 256 cost throughput
+    at 256+ streams on an H200, docs/profiles.md); below, as many typical chats as the KV
+    cache holds, at most 256 (vLLM's default there)."""
+    if gpu_memory_gib >= BIG_GPU_GIB:
+        return max(concurrency, BIG_GPU_MAX_NUM_SEQS)
+    return min(MAX_NUM_SEQS_CAP, max(concurrency, kv_tokens // TYPICAL_CHAT_TOKENS))
 
 
 def cdiv(a: int, b: int) -> int:
@@ -320,9 +331,7 @@ def recommend_launch(
     final = sized(length, kv_cache_dtype)
     if not final.fits:  # unreachable by construction; keep the engine's words if it happens
         raise PlanError(final.error or "does not fit")
-    max_num_seqs = min(
-        MAX_NUM_SEQS_CAP, max(concurrency, final.kv_cache_tokens // TYPICAL_CHAT_TOKENS)
-    )
+    max_num_seqs = recommended_max_num_seqs(gpu_memory_gib, concurrency, final.kv_cache_tokens)
     summary = (
         f"{gpu_memory_gib:g} GiB GPU: --gpu-memory-utilization {gpu_memory_utilization} "
         f"--max-model-len {length} --max-num-seqs {max_num_seqs} -> "
