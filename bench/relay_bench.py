@@ -7,8 +7,9 @@ token, and the default 50), it starts ``chainlit run app.py`` against that serve
 every level direct and then through the app with the load tester's own machinery
 (``backend.loadtest``), reading the Chainlit process's CPU time from ``/proc`` around each
 app level. The direct requests are the ones the app sends (the product's sampling settings,
-no ``max_tokens``, no ``ignore_eos``) and their delivered text is counted by ``/tokenize`` as
-the app's is, so both sides measure the same thing.
+no ``max_tokens``, no ``ignore_eos``; the app keeps its own settings: ``--app-keep-settings``)
+and both sides count output tokens by the server's usage (the app's from the chat's stats
+line), so both sides measure the same thing.
 
     .venv/bin/python -m bench.relay_bench --servers fast,vllm --flush-ms 0,50 \
         --concurrency 1,16,64 --json bench/results/relay.json
@@ -26,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,9 @@ import httpx
 
 from backend.chat.settings import SettingsState
 from backend.loadtest import cli, report
-from backend.loadtest.direct import DirectTarget, make_client, timed_result
-from backend.loadtest.metrics import RequestResult
+from backend.loadtest.direct import DirectTarget, make_client
+from backend.loadtest.targets import TargetSpec, open_target
+from backend.loadtest.tokenizer import api_url_of
 from backend.loadtest.workload import RequestSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,12 +149,11 @@ def chat_app(base_url: str, flush_ms: float) -> Iterator[tuple[str, int]]:
 
 
 class AppLikeDirect(DirectTarget):
-    """The request the app sends (its sampling defaults, no max_tokens, no ignore_eos),
-    with the delivered text counted like the app target counts it."""
+    """The request the app sends (its sampling defaults, no max_tokens, no ignore_eos); its
+    output tokens are the server's usage, as the app target reads them from the chat."""
 
-    def __init__(self, client: Any, model: str, count_text: Any):
+    def __init__(self, client: Any, model: str):
         super().__init__(client, model, "chat")
-        self.count_text = count_text
 
     async def _open(self, spec: RequestSpec) -> Any:
         params = SettingsState().for_message(spec.thinking).request_params(thinking=spec.thinking)
@@ -163,39 +165,23 @@ class AppLikeDirect(DirectTarget):
             **params,
         )
 
-    async def send(self, spec: RequestSpec) -> RequestResult:
-        start = time.perf_counter()
-        arrivals: list[float] = []
-        texts: list[str] = []
-        try:
-            async with await self._open(spec) as stream:
-                async for chunk in stream:
-                    now = time.perf_counter()
-                    if text := _chunk_text(chunk):
-                        arrivals.append(now)
-                        texts.append(text)
-        except Exception as exc:  # a RequestResult never raises
-            return RequestResult(False, start, error=type(exc).__name__, thinking=spec.thinking)
-        text = "".join(texts)
-        tokens = await self.count_text(text) if text else None
-        prompt = spec.prompt_tokens or 0
-        return timed_result(start, arrivals, tokens or len(text.split()), prompt, spec.thinking)
-
-
-def _chunk_text(chunk: Any) -> str:
-    if not chunk.choices or chunk.choices[0].delta is None:
-        return ""
-    delta = chunk.choices[0].delta
-    reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
-    return (reasoning or "") + (delta.content or "")
-
 
 class BenchRunner(cli.Runner):
-    def _target(self, name: str, pool: int) -> Any:
-        if name == "app":
-            return super()._target(name, pool)
-        client = make_client(self.args.base_url, self.args.api_key, pool, self.args.timeout)
-        return AppLikeDirect(client, self.model or "", self.tokenizer.count_text)
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.opener = self.open
+
+    def open(self, target: TargetSpec) -> Any:
+        return open_target(target) if target.name == "app" else self._app_like(target)
+
+    @asynccontextmanager
+    async def _app_like(self, target: TargetSpec) -> AsyncIterator[AppLikeDirect]:
+        a = self.args
+        client = make_client(api_url_of(a.base_url), a.api_key, target.pool, a.timeout)
+        try:
+            yield AppLikeDirect(client, self.model or "")
+        finally:
+            await client.close()
 
 
 async def run_levels(
@@ -247,7 +233,7 @@ def level_args(base_url: str, server: str, ns: argparse.Namespace, app_url: str)
     argv = ["--base-url", base_url, "--app-url", app_url, "--endpoint", "chat",
             "--concurrency", ns.concurrency, "--input-len", "32", "--output-len", out_len,
             "--think-ratio", "0.5", "--warmup", "2", "--timeout", "300",
-            "--metrics-interval", "5"]  # fmt: skip
+            "--metrics-interval", "5", "--app-keep-settings"]  # fmt: skip
     args = cli.parse_args(argv)
     args.requests_per_user = ns.requests_per_user
     return args

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.loadtest.app_target import AnswerTracker, AppTarget
+from backend.loadtest.app_target import AnswerTracker, AppTarget, app_settings, usage_tokens
 from backend.loadtest.metrics import summarize
 from backend.loadtest.runner import run_closed_loop
 from backend.loadtest.workload import RequestSpec
@@ -56,8 +56,8 @@ def app_url(tmp_path_factory):
         proc.wait(timeout=20)
 
 
-def specs(n, thinking=False):
-    return [RequestSpec(i, f"question {i}", thinking, 16) for i in range(n)]
+def specs(n, thinking=False, max_tokens=scripted.ANSWER_TOKENS):
+    return [RequestSpec(i, f"question {i}", thinking, max_tokens) for i in range(n)]
 
 
 async def test_app_target_times_what_the_browser_sees(app_url):
@@ -67,7 +67,8 @@ async def test_app_target_times_what_the_browser_sees(app_url):
     assert 95 <= s.ttft_ms.p50 <= 220
     assert 12 <= s.itl_ms.p50 <= 35 and s.itl_ms.n == 6 * (scripted.ANSWER_TOKENS - 1)
     assert 300 <= s.e2e_ms.p50 <= 480
-    assert s.total_output_tokens == 6 * scripted.ANSWER_TOKENS  # words; the greeting is not
+    assert s.total_output_tokens == 6 * scripted.ANSWER_TOKENS  # the greeting is not counted
+    assert s.output_tokens_from == {"usage": 6}
     assert s.socket_events_per_answer >= scripted.ANSWER_TOKENS + 3  # start, tokens, end
 
 
@@ -76,6 +77,44 @@ async def test_think_command_streams_a_reasoning_step_that_counts(app_url):
     assert result.success, result.error
     assert result.chunks == 2 * scripted.ANSWER_TOKENS
     assert result.output_tokens == 2 * scripted.ANSWER_TOKENS
+    assert result.tokens_from == "usage"
+
+
+async def test_the_settings_panel_sets_the_length_before_the_message(app_url):
+    result = await AppTarget(app_url, timeout_s=30).send(specs(1, max_tokens=5)[0])
+    assert result.success, result.error
+    assert (result.chunks, result.output_tokens, result.tokens_from) == (5, 5, "usage")
+
+
+async def test_keeping_the_settings_counts_the_delivered_words(app_url):
+    target = AppTarget(app_url, timeout_s=30, set_lengths=False)
+    result = await target.send(specs(1, max_tokens=5)[0])
+    assert result.success, result.error
+    assert (result.chunks, result.output_tokens, result.tokens_from) == (
+        scripted.ANSWER_TOKENS,
+        scripted.ANSWER_TOKENS,
+        "words",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("the answer\n\n*first token 41 ms · 120 reasoning tokens · 136 answer tokens · "
+         "9.1 tok/s*", 256),
+        ("*The model was still thinking when it reached the 12-token limit, so there is no "
+         "answer.*\n\n*first token 9 ms · 12 reasoning tokens · 0 answer tokens*", 12),
+        ("just text with 5 answer tokens in it", None),
+        ("*first token 9 ms*", None),
+        ("", None),
+    ],
+)  # fmt: skip
+def test_usage_is_read_from_the_chats_stats_line(text, tokens):
+    assert usage_tokens(text) == tokens
+
+
+def test_the_app_asks_for_what_the_direct_target_asks():
+    assert app_settings(RequestSpec(0, "p", True, 256)) == {"max_tokens": 256, "temperature": 0.0}
 
 
 async def test_unreachable_app_is_a_failed_result():
@@ -114,7 +153,7 @@ def test_tracker_takes_a_whole_message_when_nothing_streamed():
     assert t.arrivals == [0.7] and t.text == "all at once"
 
 
-async def test_compare_runs_direct_and_app_and_reports_the_difference(app_url, tmp_path):
+async def test_compare_runs_direct_and_app_in_two_processes_each(app_url, tmp_path):
     out = tmp_path / "compare.json"
     async with FakeOpenAIServer(Script()) as server:
         cmd = [
@@ -122,16 +161,21 @@ async def test_compare_runs_direct_and_app_and_reports_the_difference(app_url, t
             "--app-url", app_url, "--endpoint", "chat", "--concurrency", "2",
             "--num-requests", "4", "--input-len", "16",
             "--output-len", str(scripted.ANSWER_TOKENS), "--json", str(out),
+            "--processes", "2",
         ]  # fmt: skip
         proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
         stdout, _ = await asyncio.wait_for(proc.communicate(), 90)
     assert proc.returncode == 0, stdout
     direct, app = json.loads(out.read_text())
     assert (direct["target"], app["target"]) == ("direct", "app")
-    assert app["total_output_tokens"] == 4 * scripted.ANSWER_TOKENS  # counted by /tokenize
+    assert (direct["processes"], app["processes"]) == (2, 2)
+    assert (direct["success"], app["success"]) == (4, 4)
+    assert app["total_output_tokens"] == 4 * scripted.ANSWER_TOKENS  # the stats line's usage
+    assert app["output_tokens_from"] == {"usage": 4}
     cmp = app["comparison"]
     assert cmp["added_ttft_p50_ms"] == pytest.approx(
         app["ttft_ms"]["p50"] - direct["ttft_ms"]["p50"]
     )
     assert 0.5 < cmp["output_tok_s_ratio"] < 1.5
+    assert cmp["lengths_match"]
     assert cmp["socket_events_per_answer"] >= scripted.ANSWER_TOKENS

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing as mp
+import os
+import signal
 import sys
 
 import pytest
 
+from backend.loadtest.direct import prime
 from backend.loadtest.metrics import RequestResult, summarize
-from backend.loadtest.shards import ShardRun, merge_runs, slice_level, split_evenly
+from backend.loadtest.runner import ServerSampler
+from backend.loadtest.shards import ShardRun, merge_runs, run_level, slice_level, split_evenly
+from backend.loadtest.targets import TargetSpec
 from backend.loadtest.workload import RequestSpec
 from support.fake_openai_server import FakeOpenAIServer, Script
 
@@ -64,7 +70,7 @@ def test_merged_runs_summarise_as_one_level_over_the_common_wall_time():
 
 async def test_processes_send_the_whole_level_and_hold_its_concurrency(tmp_path):
     out = tmp_path / "rows.json"
-    async with FakeOpenAIServer(Script(first_token_s=0.05, token_interval_s=0.01)) as server:
+    async with FakeOpenAIServer(Script(first_token_s=0.3, token_interval_s=0.02)) as server:
         cmd = [
             sys.executable, "-m", "backend.loadtest", "--base-url", server.base_url,
             "--processes", "2", "--concurrency", "6", "--num-requests", "24", "--warmup", "4",
@@ -77,7 +83,29 @@ async def test_processes_send_the_whole_level_and_hold_its_concurrency(tmp_path)
     (row,) = json.loads(out.read_text())
     assert (row["processes"], row["success"], row["failed"], row["warmup"]) == (2, 24, 0, 4)
     assert record.requests == 28 and len(set(record.prompts)) == 28
-    assert record.max_in_flight == 6  # 3 streams in each process, at once
+    assert record.max_in_flight == 6  # 3 streams in each process, at once (~2 s overlap)
     assert row["total_output_tokens"] == 24 * 8 and row["output_tokens_from"] == {"usage": 24}
     assert row["input_len_exact"] and row["input_len_note"] == ""
     assert 0 < row["duration_s"] < 30 and row["server"]["running_max"] <= 6
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "completions"])
+async def test_priming_runs_the_sdk_on_a_canned_stream(endpoint):
+    assert await prime(endpoint)  # no server anywhere: nothing is sent
+
+
+async def test_a_process_that_dies_before_the_start_stops_the_level_with_its_exit_code():
+    async with FakeOpenAIServer(Script(first_token_s=3.0)) as server:
+        target = TargetSpec(
+            "direct", server.base_url, None, "fake-qwen3", "chat", "", "Think", 30.0, 4
+        )
+        parts = slice_level(specs(4), 2, warmup=specs(2), concurrency=2)
+        sampler = ServerSampler(server.base_url.removesuffix("/v1"), None, 5.0)
+        level = asyncio.create_task(run_level(target, parts, sampler, lambda _n: None))
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(mp.active_children()) < 2 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)  # polling for the spawned processes, bounded
+        os.kill(mp.active_children()[0].pid, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="before the start: exit code -9"):
+            await asyncio.wait_for(level, 60)
+    assert mp.active_children() == []  # the other one was stopped too

@@ -19,7 +19,7 @@ from backend.loadtest.direct import first_model_id, make_client
 from backend.loadtest.metrics import parse_slo, summarize
 from backend.loadtest.runner import ServerSampler
 from backend.loadtest.server_view import summarize_server
-from backend.loadtest.shards import run_level, slice_level
+from backend.loadtest.shards import Opener, run_level, slice_level
 from backend.loadtest.targets import TargetSpec
 from backend.loadtest.tokenizer import Tokenizer, api_url_of, root_of
 from backend.loadtest.workload import arrival_offsets_s, build_plan
@@ -107,6 +107,8 @@ class LevelSpec:
 
 
 class Runner:
+    opener: Opener | None = None  # a bench may open its own target (one process only)
+
     def __init__(self, args: argparse.Namespace, model: str | None, http: httpx.AsyncClient):
         self.args, self.model, self.console = args, model, Console(stderr=True)
         self.tokenizer = Tokenizer(args.base_url, model, args.endpoint, http, args.api_key)
@@ -155,7 +157,8 @@ class Runner:
         sampler = ServerSampler(root_of(a.base_url), a.api_key, a.metrics_interval)
         with _progress(self.console) as progress:
             task = progress.add_task(level.name(target_name, len(slices)), total=len(specs))
-            run = await run_level(target, slices, sampler, lambda n: progress.advance(task, n))
+            advance = lambda n: progress.advance(task, n)  # noqa: E731
+            run = await run_level(target, slices, sampler, advance, opener=self.opener)
         summary = summarize(
             list(run.results),
             run.elapsed_s,

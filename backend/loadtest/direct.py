@@ -13,6 +13,7 @@ The SDK's retries are off so a failure is counted once, as it happened.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -148,3 +149,40 @@ def timed_result(
         thinking=thinking,
         socket_events=socket_events,
     )
+
+
+def _canned_stream(request: Any) -> Any:
+    chat = request.url.path.endswith("/chat/completions")
+    choice = {"index": 0, "finish_reason": None}
+    choice.update({"delta": {"content": "x"}} if chat else {"text": "x"})
+    chunk = {"id": "p", "created": 0, "model": "m", "choices": [choice]}
+    chunk["object"] = "chat.completion.chunk" if chat else "text_completion"
+    usage = {**chunk, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}
+    usage["usage"]["total_tokens"] = 3
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in (chunk, chunk, usage))
+    return _http.Response(
+        200, headers={"content-type": "text/event-stream"}, content=body + "data: [DONE]\n\n"
+    )
+
+
+async def prime(endpoint: Endpoint) -> bool:
+    """Run one request through the SDK against a canned in-memory stream (nothing is sent),
+    so what the SDK builds lazily on a first request -- its resources, parameter transforms,
+    stream and chunk types -- is not timed in a fresh client process.
+
+    Only an optimisation: an SDK this does not fit makes it return False, never fail a run."""
+    try:
+        transport = _http.MockTransport(_canned_stream)
+        client = openai.AsyncOpenAI(
+            base_url="http://prime.invalid/v1",
+            api_key="EMPTY",
+            max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(transport=transport),
+        )
+    except Exception:  # an SDK without these hooks: run unprimed
+        return False
+    try:
+        result = await DirectTarget(client, "m", endpoint).send(RequestSpec(0, "x", False, 2))
+        return result.success
+    finally:
+        await client.close()

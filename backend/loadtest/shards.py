@@ -21,6 +21,7 @@ import queue as queues
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,9 @@ from backend.loadtest.workload import RequestSpec
 
 BARRIER_TIMEOUT_S = 900.0
 PROGRESS_PERIOD_S = 0.25
+JOIN_TIMEOUT_S = 30.0
 Progress = Callable[[int], None]  # requests finished since the last call
+Opener = Callable[[TargetSpec], AbstractAsyncContextManager[Target]]
 
 
 @dataclass(frozen=True)
@@ -119,14 +122,23 @@ async def drive(target: Target, part: Slice, on_done: Any = None) -> LevelRun:
 
 
 async def run_level(
-    target: TargetSpec, slices: Sequence[Slice], sampler: ServerSampler, progress: Progress
+    target: TargetSpec,
+    slices: Sequence[Slice],
+    sampler: ServerSampler,
+    progress: Progress,
+    opener: Opener | None = None,
 ) -> LevelRun:
-    """Warm up, then run the level; ``sampler`` scrapes the server while the level runs."""
+    """Warm up, then run the level; ``sampler`` scrapes the server while the level runs.
+
+    ``opener`` replaces ``open_target`` (a bench sending its own requests); it runs in this
+    process only."""
     if len(slices) == 1:
-        async with open_target(target) as opened:
+        async with (opener or open_target)(target) as opened:
             await warm_up(opened, slices[0])
             async with sampler:
                 return await drive(opened, slices[0], lambda _result: progress(1))
+    if opener is not None:
+        raise ValueError("a custom target runs in one process only (use --processes 1)")
     return await _run_processes(target, slices, sampler, progress)
 
 
@@ -159,24 +171,48 @@ async def _run_processes(
     procs = [ctx.Process(target=_worker, args=(target, s, barrier, queue, done)) for s in slices]
     for proc in procs:
         proc.start()
-    loop = asyncio.get_running_loop()
     try:
-        try:
-            await loop.run_in_executor(None, barrier.wait, BARRIER_TIMEOUT_S)
-        except threading.BrokenBarrierError:
-            cause = await loop.run_in_executor(None, queue.get, True, 30.0)
-            raise RuntimeError(f"a client process failed before the start: {cause}") from None
+        await _start(barrier, procs, queue)
         async with sampler:
             outcomes = await _collect(queue, procs, done, progress)
     finally:
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.terminate()
+        await asyncio.get_running_loop().run_in_executor(None, _stop, procs)
     failures = [o for o in outcomes if not isinstance(o, ShardRun)]
     if failures:
         raise RuntimeError(f"a client process failed: {failures[0]}")
     return merge_runs(outcomes)
+
+
+def _stop(procs: Sequence[Any]) -> None:
+    """Let each process finish (a broken barrier ends them too), else terminate it."""
+    for proc in procs:
+        proc.join(timeout=JOIN_TIMEOUT_S)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=JOIN_TIMEOUT_S)
+
+
+async def _start(barrier: Any, procs: Sequence[Any], queue: Any) -> None:
+    """Wait until every process is warmed up and at the barrier; a process that fails or dies
+    before (an error, a crash while starting) breaks the barrier, and the reason is raised."""
+    loop = asyncio.get_running_loop()
+    waiting = loop.run_in_executor(None, barrier.wait, BARRIER_TIMEOUT_S)
+    while not waiting.done():
+        await asyncio.wait({waiting}, timeout=PROGRESS_PERIOD_S)
+        if any(p.exitcode not in (None, 0) for p in procs) and not waiting.done():
+            barrier.abort()
+    try:
+        await waiting
+    except threading.BrokenBarrierError:
+        codes = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+        if codes:  # died without a word; the others only report the broken barrier
+            cause = f"exit code {codes[0]}"
+        else:
+            try:  # the first process that failed aborted the barrier and put its error
+                cause = await loop.run_in_executor(None, queue.get, True, 5.0)
+            except queues.Empty:
+                cause = f"not ready in {BARRIER_TIMEOUT_S:g} s"
+        raise RuntimeError(f"a client process failed before the start: {cause}") from None
 
 
 async def _collect(queue: Any, procs: Sequence[Any], done: Any, progress: Progress) -> list[Any]:
@@ -189,7 +225,8 @@ async def _collect(queue: Any, procs: Sequence[Any], done: Any, progress: Progre
             killed = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
             if killed:  # a process that dies without a word (killed, out of memory)
                 raise RuntimeError(f"a client process exited with code {killed[0]}") from None
-        if done.value > seen:
-            progress(done.value - seen)
-            seen = done.value
+        finished = done.value
+        if finished > seen:
+            progress(finished - seen)
+            seen = finished
     return outcomes

@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 
 import httpx
 
-from backend.loadtest.direct import DirectTarget, make_client
+from backend.loadtest.direct import DirectTarget, make_client, prime
 from backend.loadtest.metrics import RequestResult
 from backend.loadtest.tokenizer import Endpoint, Tokenizer, api_url_of
 from backend.loadtest.workload import RequestSpec
@@ -56,6 +56,7 @@ async def open_target(spec: TargetSpec) -> AsyncIterator[Target]:
         return
     client = make_client(api_url_of(spec.base_url), spec.api_key, spec.pool, spec.timeout_s)
     try:
+        await prime(spec.endpoint)
         yield DirectTarget(client, spec.model or "", spec.endpoint)
     finally:
         await client.close()

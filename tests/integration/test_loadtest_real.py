@@ -20,15 +20,16 @@ from backend.config import ROOT
 from support.chat_socket import ChatApp
 from support.engine import ARTIFACTS, free_port
 
-INPUT_LEN, OUTPUT_LEN = 48, 12
+INPUT_LEN = 96  # the 8-word unique prefix plus the template is up to 55 demo tokens
 LEVEL_LIMIT_S = 300
 
 
-def loadtest(vllm_server, out, *args: str) -> list[dict]:
+def loadtest(vllm_server, out, output_len: int, *args: str) -> list[dict]:
     cmd = [
         sys.executable, "-m", "backend.loadtest", "--base-url", vllm_server.base_url,
         "--api-key", vllm_server.config.vllm_api_key, "--input-len", str(INPUT_LEN),
-        "--output-len", str(OUTPUT_LEN), "--json", str(out), *args,
+        "--output-len", str(output_len), "--metrics-interval", "0.05", "--json", str(out),
+        *args,
     ]  # fmt: skip
     done = subprocess.run(
         ["nice", *cmd], cwd=ROOT, capture_output=True, text=True, timeout=LEVEL_LIMIT_S
@@ -37,11 +38,11 @@ def loadtest(vllm_server, out, *args: str) -> list[dict]:
     return json.loads(out.read_text())
 
 
-def assert_sane(row: dict, requests: int) -> None:
+def assert_sane(row: dict, requests: int, output_len: int) -> None:
     assert (row["success"], row["failed"]) == (requests, 0), row["errors"]
-    assert row["input_len_exact"] and row["input_len_note"] == ""
+    assert row["input_len_exact"] and row["input_len_note"] == "", row["input_len_note"]
     assert row["total_input_tokens"] == requests * INPUT_LEN  # the server's usage agrees
-    assert row["total_output_tokens"] == requests * OUTPUT_LEN  # ignore_eos: exactly asked
+    assert row["total_output_tokens"] == requests * output_len  # ignore_eos: exactly asked
     assert row["output_tokens_from"] == {"usage": requests}
     assert 0 < row["ttft_ms"]["p50"] <= row["e2e_ms"]["p50"]
     assert row["e2e_ms"]["max"] / 1000 <= row["duration_s"]
@@ -51,11 +52,11 @@ def assert_sane(row: dict, requests: int) -> None:
 
 def test_two_processes_send_the_same_level_as_one(vllm_server, tmp_path):
     level = ("--concurrency", "2", "--num-requests", "6", "--think-ratio", "0.5")
-    (one,) = loadtest(vllm_server, tmp_path / "one.json", *level)
-    (two,) = loadtest(vllm_server, tmp_path / "two.json", *level, "--processes", "2")
+    (one,) = loadtest(vllm_server, tmp_path / "one.json", 64, *level)
+    (two,) = loadtest(vllm_server, tmp_path / "two.json", 64, *level, "--processes", "2")
     assert (one["processes"], two["processes"]) == (1, 2)
     for row in (one, two):
-        assert_sane(row, 6)
+        assert_sane(row, 6, 64)
     # Same work on the same server: the merged wall time is the same order as one process's.
     assert 0.3 < two["duration_s"] / one["duration_s"] < 3
 
@@ -73,11 +74,11 @@ def chat_app(vllm_server, tmp_path_factory):
 
 def test_app_and_direct_produce_the_same_output_lengths(vllm_server, chat_app, tmp_path):
     args = ("--compare", "--app-url", chat_app.url, "--concurrency", "1", "--num-requests", "4")
-    direct, app = loadtest(vllm_server, tmp_path / "cmp.json", *args, "--think-ratio", "0.5")
-    assert_sane(direct, 4)
+    direct, app = loadtest(vllm_server, tmp_path / "cmp.json", 12, *args, "--think-ratio", "0.5")
+    assert_sane(direct, 4, 12)
     assert (app["success"], app["failed"]) == (4, 0), app["errors"]
     assert app["output_tokens_from"] == {"usage": 4}  # the server's count, via the stats line
-    assert app["total_output_tokens"] == 4 * OUTPUT_LEN
+    assert app["total_output_tokens"] == 4 * 12
     cmp = app["comparison"]
     assert cmp["lengths_match"], cmp["output_tokens_per_answer"]
-    assert cmp["output_tokens_per_answer"] == {"direct": OUTPUT_LEN, "app": OUTPUT_LEN}
+    assert cmp["output_tokens_per_answer"] == {"direct": 12, "app": 12}
