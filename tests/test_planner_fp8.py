@@ -178,12 +178,12 @@ def test_launcher_sizes_the_fast_profile_with_fp8_weights(monkeypatch):
     assert balanced["max_num_seqs"] == 1024  # vLLM's own default on an H200
 
 
-def test_launcher_sizes_qwen3_4b_fp8_from_its_config(monkeypatch):
+@pytest.mark.parametrize("model", [str(FP8_CONFIG_DIR), "Qwen/Qwen3-4B-FP8"])
+def test_launcher_sizes_qwen3_4b_fp8_from_its_config(monkeypatch, model):
     from backend.config import Config
     from backend.engine import launcher
 
     monkeypatch.setattr(launcher, "_gpu_memory_gib", lambda: 139.8)
-    model = str(FP8_CONFIG_DIR)
     choice = launcher.ModelChoice(model, "Qwen/Qwen3-4B-FP8", False)
     flags, sized = launcher.sizing(Config(model=model), choice, "cuda")
     block = plan(KNOWN_MODELS["Qwen/Qwen3-4B-FP8"], 139.8, 0.9, sized["max_model_len"])
