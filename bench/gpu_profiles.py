@@ -35,6 +35,7 @@ from bench.gpu_plans import (
     Load,
     Plan,
     config_flags,
+    config_weights,
     server_command,
 )
 from bench.vllm_server import (
@@ -60,6 +61,7 @@ class Bench:
     deadline: float  # time.monotonic() value
     server_python: str
     device: str
+    fp8_model: str | None = None  # bench/fp8_checkpoint.py's output, for fp8-block configs
     results: dict[str, Any] = field(default_factory=dict)
     runs: int = 0
 
@@ -101,7 +103,7 @@ def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Pa
             "--processes",
             str(max(processes, 1)),
             "--warmup",
-            str(streams if load.tool == "sharded" else 0),
+            str(streams if load.tool == "sharded" and load.warmup else 0),
             "--think-ratio",
             str(plan.think_ratio),
             "--duration",
@@ -150,14 +152,15 @@ def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Pa
     ]
 
 
-def run_load(s: Bench, plan: Plan, load: Load, tag: str) -> list[dict[str, Any]]:
+def run_load(s: Bench, plan: Plan, load: Load, tag: str, run: int) -> list[dict[str, Any]]:
     """One tool at each of its levels; every level is one subprocess, bounded in time."""
     done = []
     for streams, n in (map(int, lv.split(":")) for lv in load.levels.split(",")):
         shards = f"-s{load.max_shards}" if load.tool == "sharded" else ""
-        name = f"{tag}-{load.tool}{shards}-c{streams}-i{load.input_len}-o{load.output_len}"
+        name = f"{tag}-r{run}-{load.tool}{shards}-c{streams}-i{load.input_len}-o{load.output_len}"
         out, log = s.work / f"{name}.json", s.work / f"{name}.log"
         entry: dict[str, Any] = {
+            "run": run,
             "tool": load.tool,
             "streams": streams,
             "requests": n,
@@ -200,9 +203,14 @@ def run_job(s: Bench, plan_name: str, config: str, flag_check: dict[str, str]) -
     pairs = flag_pairs(config_flags(config, s.device))
     rejected = {p for p in pairs if flag_check.get(flag_key(p)) == "rejected"}
     kept = [t for p in pairs if p not in rejected for t in p if t is not None]
-    cmd = server_command(s.server_python, s.model, plan, kept, s.device)
+    fp8_block = config_weights(config) == "fp8-block"
+    if fp8_block and not s.fp8_model:
+        return {"job": f"{plan_name}:{config}", "error": "no --fp8-model given"}
+    model = s.fp8_model if fp8_block else s.model
+    cmd = server_command(s.server_python, model, plan, kept, s.device)
     job: dict[str, Any] = {
         "job": f"{plan_name}:{config}",
+        "weights": config_weights(config),
         "flags": kept,
         "dropped": [list(p) for p in sorted(rejected, key=str)],
         "cmd": " ".join(cmd),
@@ -217,8 +225,8 @@ def run_job(s: Bench, plan_name: str, config: str, flag_check: dict[str, str]) -
         print(f"{tag}: ready in {job['ready_s']} s", flush=True)
         job["loads"] = [
             e
-            for load in plan.per_config.get(config, plan.loads)
-            for e in run_load(s, plan, load, tag)
+            for run, load in enumerate(plan.per_config.get(config, plan.loads), 1)
+            for e in run_load(s, plan, load, tag, run)
         ]
     except Exception as exc:  # recorded; the next job still runs
         job["error"] = f"{type(exc).__name__}: {exc}"
@@ -237,8 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--job", action="append", required=True, help="PLAN:CONFIG, repeatable")
     p.add_argument("--model", default=".gpu/kit/qwen3-4b-dummy")
+    p.add_argument("--fp8-model", default=None, help="block-FP8 checkpoint (fp8-block configs)")
     p.add_argument("--deadline-s", type=float, default=540.0, help="from now, for all jobs")
     p.add_argument("--work", type=Path, default=Path("/tmp/bench-work"))
+    p.add_argument("--job-min-s", type=float, default=JOB_MIN_S, help="skip a job with less left")
     p.add_argument("--server-python", default=sys.executable)
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: dry run")
     a = p.parse_args(argv)
@@ -255,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         time.monotonic() + a.deadline_s,
         a.server_python,
         a.device,
+        str(Path(a.fp8_model).resolve()) if a.fp8_model else None,
     )
     s.results = {"device": describe_device(a.server_python), "jobs": [], "skipped": []}
     pairs = [pr for _, c in jobs for pr in flag_pairs(config_flags(c, a.device))]
@@ -262,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     print("flags:", s.results["flag_check"], flush=True)
     s.save()
     for plan_name, config in jobs:
-        if s.left_s() < JOB_MIN_S:
+        if s.left_s() < a.job_min_s:
             s.results["skipped"].append(f"{plan_name}:{config}")
         else:
             s.results["jobs"].append(run_job(s, plan_name, config, s.results["flag_check"]))

@@ -98,7 +98,17 @@ STARTUP_PATTERNS = {
     "kv_cache_tokens": r"KV cache size: ([\d,]+) tokens",
     "max_concurrency_x": r"Maximum concurrency for [\d,]+ tokens per request: ([\d.]+)x",
     "cuda_graph_gib": r"Graph capturing finished in \d+ secs, took ([\d.]+) GiB",
+    # vLLM's "Actual usage" summary (0.2x): the planner's terms one by one
+    "total_gib": r"Free memory on device \([\d.]+/([\d.]+) GiB\)",
+    "actual_weights_gib": r"Actual usage is ([\d.]+) GiB for weight",
+    "peak_activation_gib": r"([\d.]+) GiB for peak activation",
+    "non_torch_gib": r"([\d.]+) GiB for non-torch memory",
+    "cuda_graph_estimate_gib": r"([\d.]+) GiB for CUDAGraph memory",
+    "kv_cache_bytes": r"--kv-cache-memory=(\d+)` \([\d.]+ GiB\) to fit into requested",
+    "max_num_seqs": r"max_num_seqs=(\d+)",
+    "max_num_batched_tokens": r"max_num_batched_tokens=(\d+)",
 }
+INT_FIELDS = {"kv_cache_tokens", "kv_cache_bytes", "max_num_seqs", "max_num_batched_tokens"}
 STARTUP_KEYWORDS = (
     "Model loading took",
     "Available KV cache memory",
@@ -118,6 +128,13 @@ STARTUP_KEYWORDS = (
     "fp8",
     "Error",
     "error:",
+    "Actual usage",
+    "quantization",
+    "Performance mode",
+    "cutlass",
+    "CUTLASS",
+    "DeepGEMM",
+    "Marlin",
 )
 
 
@@ -128,7 +145,7 @@ def parse_startup(log: str) -> dict[str, Any]:
         match = re.search(pattern, log)
         if match:
             value = match.group(1).replace(",", "")
-            found[name] = int(value) if name == "kv_cache_tokens" else float(value)
+            found[name] = int(value) if name in INT_FIELDS else float(value)
     lines = [ln for ln in log.splitlines() if any(k in ln for k in STARTUP_KEYWORDS)]
     found["lines"] = [ln[-400:] for ln in lines[:60]]
     return found

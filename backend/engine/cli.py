@@ -77,6 +77,8 @@ def show_plan(plan: LaunchPlan) -> None:
     if not plan.flags_checked:
         console.print("[yellow]Could not ask this vLLM for its flags; starting unchecked.[/]")
     console.print(f"Launch plan: {plan.summary()}")
+    if plan.sizing.get("notice"):
+        console.print(f"[cyan]{plan.sizing['notice']}[/]")
     shown = [
         "***" if prev == "--api-key" else arg
         for prev, arg in zip(["", *cmd[:-1]], cmd, strict=True)

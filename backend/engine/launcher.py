@@ -24,7 +24,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from backend.config import DEMO_MODEL_DIR, DEMO_SERVED_NAME, Config, process_environment
-from backend.engine.profiles import Device, get_profile, profile_args
+from backend.engine.profiles import (
+    Device,
+    fast_profile_notice,
+    get_profile,
+    planner_options,
+    profile_args,
+)
 
 BUDGET_END_TEXT = (
     "Considering the limited time by the user, I have to give the solution based on the "
@@ -97,14 +103,17 @@ def sizing(config: Config, choice: ModelChoice, device: Device) -> tuple[list[st
             "max_concurrency": round(kv_tokens / length, 2),
         }
     from backend.planner import load_model_spec, recommend_launch
+    from backend.planner.gpu import detect_compute_capability
 
     gib = _gpu_memory_gib() or 0.0
     spec = load_model_spec(choice.path if choice.demo else config.model)
+    profile = get_profile(config.profile)
     rec = recommend_launch(
         spec,
         gib,
         preferred_max_model_len=config.max_model_len,
         gpu_memory_utilization=config.gpu_memory_utilization or 0.9,
+        **planner_options(profile, device="cuda"),  # fp8 KV / fp8 weights change the sizes
     )
     flags = [
         "--max-model-len",
@@ -114,7 +123,8 @@ def sizing(config: Config, choice: ModelChoice, device: Device) -> tuple[list[st
         "--max-num-seqs",
         str(config.max_num_seqs or rec.max_num_seqs),
     ]
-    return flags, {"device": "cuda", "gpu_memory_gib": gib, **rec.to_dict()}
+    notice = fast_profile_notice(profile.name, detect_compute_capability())
+    return flags, {"device": "cuda", "gpu_memory_gib": gib, "notice": notice, **rec.to_dict()}
 
 
 def _cpu_kv_bytes_per_token(choice: ModelChoice) -> int:

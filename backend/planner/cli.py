@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-model-len", type=int, help="default: the model's max_position_embeddings")
     add("--kv-cache-dtype", default="auto", choices=["auto", *KV_CACHE_DTYPE_BYTES])
     add("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"])
+    add("--quantization", default="auto", choices=["auto", "fp8"], help="fp8: online FP8")
     add("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="simultaneous users")
     add("--max-num-batched-tokens", type=int, help="default: vllm serve's per-GPU default")
     add("--cuda-graph-subtracted", action="store_true", help="vLLM subtracts a graph estimate")
@@ -75,6 +76,7 @@ def _report(args: argparse.Namespace, gpu_gib: float) -> tuple[Plan, Recommendat
         max_num_batched_tokens=args.max_num_batched_tokens,
         cuda_graph_subtracted=args.cuda_graph_subtracted,
         enforce_eager=args.enforce_eager,
+        quantization=args.quantization,
     )
     card = smallest_gpu(
         spec,
@@ -82,6 +84,7 @@ def _report(args: argparse.Namespace, gpu_gib: float) -> tuple[Plan, Recommendat
         result.max_model_len,
         args.gpu_memory_utilization,
         args.kv_cache_dtype,
+        quantization=args.quantization,
     )
     try:
         rec = recommend_launch(
@@ -91,6 +94,7 @@ def _report(args: argparse.Namespace, gpu_gib: float) -> tuple[Plan, Recommendat
             args.max_model_len,
             gpu_memory_utilization=args.gpu_memory_utilization,
             kv_cache_dtype=args.kv_cache_dtype,
+            quantization=args.quantization,
         )
     except PlanError:
         rec = None
@@ -109,7 +113,10 @@ def _table(result: Plan, rec: Recommendation | None, extra: dict) -> Table:
     table.add_column("value", justify="right")
     rows = [
         ("requested (total x utilization)", f"{result.requested_gib:.2f} GiB"),
-        ("weights", f"{result.weights_gib:.2f} GiB"),
+        (
+            "weights" + (f" ({result.weight_quantization})" if result.weight_quantization else ""),
+            f"{result.weights_gib:.2f} GiB",
+        ),
         ("peak activation (subtracted)", f"{result.peak_activation_gib:.2f} GiB"),
         ("non-torch (subtracted)", f"{result.non_torch_gib:.2f} GiB"),
         (

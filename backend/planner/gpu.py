@@ -1,7 +1,10 @@
-"""GPU memory: detection through nvidia-smi and a catalog of common cards.
+"""GPU memory and FP8 support: detection through nvidia-smi and a catalog of common cards.
 
 Contract: `detect_gpu_memory_gib()` returns the first GPU's memory in GiB as CUDA reports it
 to vLLM, or None when nvidia-smi is absent, fails or prints nonsense; it never raises.
+`detect_compute_capability()` returns the first GPU's (major, minor) or None, likewise;
+`supports_fp8(cc)` says whether FP8 matrix units are there (compute capability 8.9 or newer:
+Ada L4/L40S/RTX 4090, Hopper H100/H200, Blackwell), which is what the `fast` profile needs.
 
 GB vs GiB: cards are sold in decimal-ish "GB", vLLM logs binary GiB (2**30 bytes) of what
 `cudaMemGetInfo` reports, which excludes memory the driver reserves. nvidia-smi's
@@ -65,6 +68,27 @@ def parse_mib(text: str) -> float | None:
     except ValueError:
         return None  # e.g. "[N/A]" or "[Not Supported]"
     return value if value > 0 else None
+
+
+FP8_MIN_COMPUTE_CAPABILITY = (8, 9)
+
+
+def parse_compute_capability(text: str) -> tuple[int, int] | None:
+    """``"9.0"`` -> ``(9, 0)``; anything else -> None."""
+    major, _, minor = text.strip().partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        return None
+    return int(major), int(minor)
+
+
+def detect_compute_capability() -> tuple[int, int] | None:
+    """First GPU's compute capability from nvidia-smi, or None (no GPU, old driver)."""
+    fields = _query("compute_cap")
+    return parse_compute_capability(fields[0]) if fields else None
+
+
+def supports_fp8(compute_capability: tuple[int, int] | None) -> bool:
+    return compute_capability is not None and compute_capability >= FP8_MIN_COMPUTE_CAPABILITY
 
 
 def detect_gpu_memory_gib() -> float | None:

@@ -14,12 +14,20 @@ The cache is cut into whole 16-token blocks; vLLM refuses to start unless one re
 Calibrated against vLLM 0.26.0 on an H200 (139.8 GiB), Qwen3-4B bf16, utilization 0.5,
 max-model-len 10000: weights 7.56, activation 0.8, non-torch 0.22, graphs 1.0 GiB,
 61.32 GiB KV, 446,496 tokens, 44.65x. Run `python -m backend.planner --help`.
+
+FP8: a checkpoint whose config.json says ``quant_method: fp8`` (Qwen/Qwen3-4B-FP8), or
+``quantization="fp8"`` (``--quantization fp8``: vLLM quantises bf16 weights as it loads
+them), stores the decoder's linear weights in one byte each plus float32 scales (one per
+128x128 block for block-FP8 checkpoints, one per merged shard for online FP8); embeddings
+and norms keep the model's dtype. An FP8 KV cache (``kv_cache_dtype="fp8"``) halves the
+bytes per token.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import partial
 
 from backend.planner.gpu import GPU_CATALOG, GpuCard
 from backend.planner.model_specs import DTYPE_BYTES, ModelSpec
@@ -31,6 +39,8 @@ from backend.planner.startup_check import (
     startup_error,
 )
 
+FP8_BYTES = 1
+FP8_SHARDS_PER_LAYER = ("q", "k", "v", "o", "gate", "up", "down")  # per-tensor scales
 KV_CACHE_DTYPE_BYTES = {"fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "bfloat16": 2, "float16": 2}
 
 # Calibrated on the reference run above; each is one measurement, so treat as estimates.
@@ -48,7 +58,9 @@ DEFAULT_GPU_MEMORY_UTILIZATION = 0.9
 DEFAULT_CONCURRENCY = 4
 MIN_USEFUL_MAX_MODEL_LEN = 4096  # a reasoning chat needs room to think
 TYPICAL_CHAT_TOKENS = 2048  # sizing max_num_seqs: most chats are far below max_model_len
-MAX_NUM_SEQS_CAP = 256  # vLLM's own default on most GPUs
+MAX_NUM_SEQS_CAP = 256  # vLLM's own default below 70 GiB
+BIG_GPU_GIB = 70  # from here vLLM defaults to 1024 sequences and 8192 batched tokens
+BIG_GPU_MAX_NUM_SEQS = 1024
 
 
 class PlanError(ValueError):
@@ -58,6 +70,7 @@ class PlanError(ValueError):
 @dataclass(frozen=True)
 class Plan:
     model: str
+    weight_quantization: str | None
     gpu_memory_gib: float
     gpu_memory_utilization: float
     max_model_len: int
@@ -127,10 +140,38 @@ def kv_bytes_per_token(spec: ModelSpec, kv_cache_dtype: str = "auto", dtype: str
     return spec.num_layers * 2 * spec.num_kv_heads * spec.head_dim * element_bytes
 
 
-def weights_bytes(spec: ModelSpec, dtype: str = "auto") -> int:
+def weight_quantization(spec: ModelSpec, quantization: str | None = None) -> str | None:
+    """ "fp8-block" (the checkpoint's own FP8), "fp8-online" (``--quantization fp8`` on a
+    bf16 checkpoint) or None. A checkpoint's own quantization wins, as in vLLM."""
+    if spec.quant_method == "fp8":
+        return "fp8-block" if spec.weight_block_size else "fp8-tensor"
+    if quantization in (None, "", "auto", "none"):
+        return None
+    if quantization != "fp8":
+        raise KeyError(f"quantization {quantization!r} is not one the planner knows (fp8)")
+    return "fp8-online"
+
+
+def fp8_scale_bytes(spec: ModelSpec) -> int:
+    """float32 scales: one per weight block, else one per shard of each merged linear."""
+    if spec.weight_block_size:
+        rows, cols = spec.weight_block_size
+        per_layer = sum(cdiv(o, rows) * cdiv(i, cols) for o, i in spec.linear_shapes)
+    else:
+        per_layer = len(FP8_SHARDS_PER_LAYER)
+    return spec.num_layers * per_layer * 4
+
+
+def weights_bytes(spec: ModelSpec, dtype: str = "auto", quantization: str | None = None) -> int:
     element_bytes = DTYPE_BYTES[resolve_dtype(spec, dtype)]
     rotary_cache = spec.max_position_embeddings * spec.head_dim * element_bytes
-    return spec.num_parameters * element_bytes + rotary_cache + LOAD_EXTRA_BYTES
+    if weight_quantization(spec, quantization) is None:
+        parameters = spec.num_parameters * element_bytes
+    else:
+        linear = spec.num_linear_parameters
+        other = (spec.num_parameters - linear) * element_bytes
+        parameters = linear * FP8_BYTES + fp8_scale_bytes(spec) + other
+    return parameters + rotary_cache + LOAD_EXTRA_BYTES
 
 
 def default_max_num_batched_tokens(gpu_memory_gib: float) -> int:
@@ -144,6 +185,15 @@ def peak_activation_bytes(spec: ModelSpec, max_num_batched_tokens: int, dtype: s
     width = spec.hidden_size + spec.intermediate_size
     element_bytes = DTYPE_BYTES[resolve_dtype(spec, dtype)]
     return int(max_num_batched_tokens * width * element_bytes * ACTIVATION_WIDTHS_PER_TOKEN)
+
+
+def recommended_max_num_seqs(gpu_memory_gib: float, concurrency: int, kv_tokens: int) -> int:
+    """vLLM's own default on a big GPU (1024 from 70 GiB: capping it at 256 cost throughput
+    at 256+ streams on an H200, docs/profiles.md); below, as many typical chats as the KV
+    cache holds, at most 256 (vLLM's default there)."""
+    if gpu_memory_gib >= BIG_GPU_GIB:
+        return max(concurrency, BIG_GPU_MAX_NUM_SEQS)
+    return min(MAX_NUM_SEQS_CAP, max(concurrency, kv_tokens // TYPICAL_CHAT_TOKENS))
 
 
 def cdiv(a: int, b: int) -> int:
@@ -161,13 +211,15 @@ def plan(
     max_num_batched_tokens: int | None = None,
     cuda_graph_subtracted: bool = False,
     enforce_eager: bool = False,
+    quantization: str | None = None,
 ) -> Plan:
-    """What vLLM would log at start-up for this model on this GPU (never raises on misfit)."""
+    """What vLLM would log at start-up for this model on this GPU (never raises on misfit).
+    Raises KeyError for a quantization method the planner does not know."""
     max_len = max_model_len or spec.max_position_embeddings
     batched = max_num_batched_tokens or default_max_num_batched_tokens(gpu_memory_gib)
     total = int(gpu_memory_gib * GIB)
     requested = math.ceil(total * gpu_memory_utilization)
-    weights = weights_bytes(spec, dtype)
+    weights = weights_bytes(spec, dtype, quantization)
     activation = peak_activation_bytes(spec, batched, dtype)
     graphs = 0 if enforce_eager else CUDA_GRAPH_BYTES
     subtracted_graphs = graphs if cuda_graph_subtracted else 0
@@ -191,6 +243,7 @@ def plan(
         )
     return Plan(
         model=spec.name,
+        weight_quantization=weight_quantization(spec, quantization),
         gpu_memory_gib=gpu_memory_gib,
         gpu_memory_utilization=gpu_memory_utilization,
         max_model_len=max_len,
@@ -229,10 +282,18 @@ def smallest_gpu(
     max_model_len: int | None = None,
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
     kv_cache_dtype: str = "auto",
+    quantization: str | None = None,
 ) -> GpuCard | None:
     """First catalog card that starts and holds `concurrency` requests of max_model_len."""
     for card in GPU_CATALOG:
-        result = plan(spec, card.usable_gib, gpu_memory_utilization, max_model_len, kv_cache_dtype)
+        result = plan(
+            spec,
+            card.usable_gib,
+            gpu_memory_utilization,
+            max_model_len,
+            kv_cache_dtype,
+            quantization=quantization,
+        )
         if result.fits and result.max_concurrency >= concurrency:
             return card
     return None
@@ -252,12 +313,14 @@ def recommend_launch(
     *,
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
     kv_cache_dtype: str = "auto",
+    quantization: str | None = None,
 ) -> Recommendation:
     """A launch that starts: the preferred length if `concurrency` requests fit at it,
     else the longest length (>= 4096 where possible) that holds them. Raises PlanError
     when not even a short request fits."""
     target = preferred_max_model_len or spec.max_position_embeddings
-    base = plan(spec, gpu_memory_gib, gpu_memory_utilization, target, kv_cache_dtype)
+    sized = partial(plan, spec, gpu_memory_gib, gpu_memory_utilization, quantization=quantization)
+    base = sized(target, kv_cache_dtype)
     usable_blocks = base.num_gpu_blocks - 1  # minus the null block
     longest_single = min(target, usable_blocks * BLOCK_SIZE_TOKENS)
     if longest_single < BLOCK_SIZE_TOKENS:
@@ -265,12 +328,10 @@ def recommend_launch(
     for_concurrency = usable_blocks // max(1, concurrency) * BLOCK_SIZE_TOKENS
     length = min(target, longest_single, max(for_concurrency, MIN_USEFUL_MAX_MODEL_LEN))
     length = target if length == target else _round_len(length)
-    final = plan(spec, gpu_memory_gib, gpu_memory_utilization, length, kv_cache_dtype)
+    final = sized(length, kv_cache_dtype)
     if not final.fits:  # unreachable by construction; keep the engine's words if it happens
         raise PlanError(final.error or "does not fit")
-    max_num_seqs = min(
-        MAX_NUM_SEQS_CAP, max(concurrency, final.kv_cache_tokens // TYPICAL_CHAT_TOKENS)
-    )
+    max_num_seqs = recommended_max_num_seqs(gpu_memory_gib, concurrency, final.kv_cache_tokens)
     summary = (
         f"{gpu_memory_gib:g} GiB GPU: --gpu-memory-utilization {gpu_memory_utilization} "
         f"--max-model-len {length} --max-num-seqs {max_num_seqs} -> "

@@ -4,12 +4,17 @@ Contract: `load_model_spec(model)` accepts a known id (see `KNOWN_MODELS`), a pa
 config.json, or a directory holding one, and returns a frozen `ModelSpec`; anything else
 raises `ModelSpecError` with a message fit for a user. Parameter counts assume the dense
 Llama/Qwen layout (q/k/v/o projections, gated MLP, RMSNorms, Qwen3's per-head q/k norms).
+
+FP8 checkpoints (Qwen/Qwen3-4B-FP8 and the like) carry a ``quantization_config`` in
+config.json: ``{"quant_method": "fp8", "weight_block_size": [128, 128], ...}``. The spec
+keeps the method and the block size; the planner then counts the decoder's linear weights at
+one byte each plus their float32 scale tensors (embeddings and norms stay in ``torch_dtype``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
@@ -33,10 +38,30 @@ class ModelSpec:
     max_position_embeddings: int
     torch_dtype: str = "bfloat16"
     qk_norm: bool = True  # Qwen3 normalises q and k per head (2 x head_dim weights a layer)
+    quant_method: str | None = None  # "fp8": the checkpoint's linear weights are FP8
+    weight_block_size: tuple[int, int] | None = None  # FP8 block scales (None: per tensor)
 
     @property
     def num_parameters(self) -> int:
         return parameter_count(self)
+
+    @property
+    def linear_shapes(self) -> tuple[tuple[int, int], ...]:
+        """One layer's linear weights as vLLM holds them, (out, in): merged q/k/v, o,
+        merged gate/up, down."""
+        q_width = self.num_attention_heads * self.head_dim
+        kv_width = self.num_kv_heads * self.head_dim
+        return (
+            (q_width + 2 * kv_width, self.hidden_size),
+            (self.hidden_size, q_width),
+            (2 * self.intermediate_size, self.hidden_size),
+            (self.hidden_size, self.intermediate_size),
+        )
+
+    @property
+    def num_linear_parameters(self) -> int:
+        """The decoder's linear weights: what FP8 quantisation stores in one byte."""
+        return self.num_layers * sum(out * inp for out, inp in self.linear_shapes)
 
 
 def parameter_count(spec: ModelSpec) -> int:
@@ -76,6 +101,16 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         _qwen3("Qwen/Qwen3-8B", layers=36, heads=32, hidden=4096, inter=12288, tied=False),
     )
 }
+# Qwen's block-FP8 releases: the same shapes, quantization_config as in their config.json
+FP8_BLOCK = (128, 128)
+KNOWN_MODELS.update(
+    {
+        f"{name}-FP8": replace(
+            spec, name=f"{name}-FP8", quant_method="fp8", weight_block_size=FP8_BLOCK
+        )
+        for name, spec in list(KNOWN_MODELS.items())
+    }
+)
 DEFAULT_MODEL = "Qwen/Qwen3-4B"
 
 
@@ -97,9 +132,32 @@ def spec_from_config(config: dict, name: str) -> ModelSpec:
             max_position_embeddings=int(config.get("max_position_embeddings", 2048)),
             torch_dtype=str(config.get("torch_dtype") or config.get("dtype") or "bfloat16"),
             qk_norm=config.get("model_type", "qwen3").startswith("qwen3"),
+            **quantization(config.get("quantization_config"), name),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelSpecError(f"{name}: config.json lacks a usable field ({exc})") from exc
+
+
+SUPPORTED_QUANT_METHODS = ("fp8",)
+
+
+def quantization(qconfig: object, name: str) -> dict:
+    """ModelSpec fields from config.json's ``quantization_config`` (absent: none)."""
+    if qconfig is None:
+        return {}
+    method = qconfig.get("quant_method") if isinstance(qconfig, dict) else None
+    if method not in SUPPORTED_QUANT_METHODS:
+        raise ModelSpecError(
+            f"{name}: quantization_config quant_method {method!r} is not one the planner "
+            f"knows ({', '.join(SUPPORTED_QUANT_METHODS)})"
+        )
+    block = qconfig.get("weight_block_size")
+    if block is not None and (len(block) != 2 or min(int(b) for b in block) < 1):
+        raise ModelSpecError(f"{name}: weight_block_size {block!r} is not [rows, columns]")
+    return {
+        "quant_method": method,
+        "weight_block_size": tuple(int(b) for b in block) if block else None,
+    }
 
 
 def load_model_spec(model: str) -> ModelSpec:

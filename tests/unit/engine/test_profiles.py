@@ -74,7 +74,7 @@ def test_batched_tokens_cover_max_num_seqs():
 
 
 def test_unknown_profile_lists_valid_names():
-    with pytest.raises(ValueError, match="balanced, throughput, low-latency, low-memory"):
+    with pytest.raises(ValueError, match="balanced, throughput, low-latency, fast, low-memory"):
         get_profile("turbo")
 
 

@@ -151,7 +151,10 @@ def test_recommendations_start(marketing_gb, max_model_len, min_concurrency):
     assert rec.max_concurrency >= min_concurrency
     started = plan(QWEN3_4B, card.usable_gib, rec.gpu_memory_utilization, rec.max_model_len)
     assert started.fits
-    assert 4 <= rec.max_num_seqs <= 256
+    # vLLM's own default: 1024 sequences from 70 GiB, at most 256 below
+    assert 4 <= rec.max_num_seqs <= (1024 if card.usable_gib >= 70 else 256)
+    if card.usable_gib >= 70:
+        assert rec.max_num_seqs == 1024
     assert f"--max-model-len {max_model_len}" in rec.summary
 
 
