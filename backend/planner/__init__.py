@@ -5,16 +5,9 @@ library it sits on.
 """
 
 from backend.planner.gpu import detect_gpu_memory_gib
-from backend.planner.memory import (
-    Plan,
-    PlanError,
-    Recommendation,
-    kv_bytes_per_token,
-    plan,
-    recommend_launch,
-    smallest_gpu,
-)
+from backend.planner.memory import Plan, PlanError, kv_bytes_per_token, plan
 from backend.planner.model_specs import load_model_spec
+from backend.planner.recommend import Recommendation, recommend_launch, smallest_gpu
 
 __all__ = [
     "Plan",

@@ -16,17 +16,19 @@ from rich.table import Table
 
 from backend.planner.gpu import detect_gpu_memory_gib
 from backend.planner.memory import (
-    DEFAULT_CONCURRENCY,
     DEFAULT_GPU_MEMORY_UTILIZATION,
     KV_CACHE_DTYPE_BYTES,
     Plan,
     PlanError,
-    Recommendation,
     plan,
+)
+from backend.planner.model_specs import DEFAULT_MODEL, ModelSpecError, load_model_spec
+from backend.planner.recommend import (
+    DEFAULT_CONCURRENCY,
+    Recommendation,
     recommend_launch,
     smallest_gpu,
 )
-from backend.planner.model_specs import DEFAULT_MODEL, ModelSpecError, load_model_spec
 
 EXIT_OK, EXIT_USAGE, EXIT_DOES_NOT_FIT = 0, 2, 3
 

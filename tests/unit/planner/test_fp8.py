@@ -14,7 +14,7 @@ from backend.planner.memory import fp8_scale_bytes, weights_bytes
 from backend.planner.model_specs import KNOWN_MODELS, ModelSpecError, load_model_spec
 from backend.planner.startup_check import GIB
 
-FP8_CONFIG_DIR = Path(__file__).parent / "support" / "qwen3-4b-fp8"
+FP8_CONFIG_DIR = Path(__file__).parents[2] / "support" / "qwen3-4b-fp8"
 QWEN3_4B = KNOWN_MODELS["Qwen/Qwen3-4B"]
 
 
