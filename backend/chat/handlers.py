@@ -15,8 +15,9 @@ from functools import lru_cache
 import chainlit as cl
 from chainlit.chat_context import chat_contexts
 
-from backend.chat import routes
+from backend.chat import budget, compare, regenerate, routes
 from backend.chat.history import History
+from backend.chat.mathtext import normalize_math
 from backend.chat.modes import THINK_COMMAND, resolve_mode
 from backend.chat.panel import build_widgets
 from backend.chat.settings import SAMPLING_FIELDS, SettingsState
@@ -41,6 +42,14 @@ COMMANDS = [
         "icon": "activity",
         "description": "Show the model server's status",
         "button": False,
+        "persistent": False,
+        "selected": False,
+    },
+    {
+        "id": compare.COMMAND,
+        "icon": "columns-2",
+        "description": "Ask in both modes at once and compare the answers side by side",
+        "button": True,
         "persistent": False,
         "selected": False,
     },
@@ -89,6 +98,7 @@ def starters() -> list[cl.Starter]:
 async def start_chat() -> None:
     state = _state()
     await cl.context.emitter.set_commands(COMMANDS)
+    await cl.context.emitter.set_modes([budget.budget_mode()])
     widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
     await cl.ChatSettings(widgets).send()
 
@@ -103,6 +113,7 @@ async def handle_message(message: cl.Message) -> None:
     if message.command == STATUS_COMMAND:
         await show_status(get_client())
         return
+    comparing = message.command == compare.COMMAND
     mode = resolve_mode(message.content or "", button_on=message.command == THINK_COMMAND)
     if not mode.text:
         await note("Your message is empty, so nothing was sent. Type a question first.")
@@ -111,11 +122,39 @@ async def handle_message(message: cl.Message) -> None:
     state = _state()
     if state.lock.locked():
         await note("Still answering your previous message; this one is next in line.")
+    choice = budget.chosen(getattr(message, "modes", None))
     async with state.lock:
-        if message.command != mode.label:
-            message.command = mode.label  # the bubble shows the mode it was sent in
-            await message.update()
-        await run_turn(get_client(), state.history, state.settings, mode)
+        await regenerate.withdraw()
+        shown = compare.COMMAND if comparing else mode.label
+        await _label(message, budget.label(shown, choice, thinking=comparing or mode.thinking))
+        if comparing:
+            await cl.context.emitter.set_commands(COMMANDS)  # Think is selected again
+            args = (get_client(), state.history, state.settings, mode.text, choice)
+            await compare.run_compare(*args)
+            return
+        view = await run_turn(get_client(), state.history, state.settings, mode, choice.tokens)
+        await regenerate.offer(view.message, mode.thinking, choice.tokens)
+
+
+async def _label(message: cl.Message, label: str) -> None:
+    """The bubble shows the mode it was sent in; its text is made safe for LaTeX too."""
+    content = normalize_math(message.content or "")
+    if message.command != label or message.content != content:
+        message.command, message.content = label, content
+        await message.update()
+
+
+async def compare_keep(action: cl.Action) -> None:
+    state = _state()
+    if problem := await compare.keep(action.payload, state.history, state.lock):
+        await note(problem)
+
+
+async def answer_again(action: cl.Action) -> None:
+    state = _state()
+    args = (get_client(), state.history, state.settings, state.lock)
+    if problem := await regenerate.answer_again(action.payload, *args):
+        await note(problem)
 
 
 async def end_chat() -> None:

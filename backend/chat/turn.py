@@ -27,15 +27,21 @@ UNREACHABLE_GRACE_S = 10.0
 
 
 async def run_turn(
-    client: ChatClient, history: History, settings_state: SettingsState, mode: MessageMode
-) -> None:
-    settings = settings_state.for_message(mode.thinking)
+    client: ChatClient,
+    history: History,
+    settings_state: SettingsState,
+    mode: MessageMode,
+    budget: int | None = None,
+) -> AnswerView:
+    """Answer ``mode.text``; ``budget`` is the composer's thinking budget (None: the panel's).
+    Returns the view (its ``message`` is the answer shown, None if nothing was shown)."""
+    settings = settings_state.for_message(mode.thinking, budget)
     history.add_user(mode.text)
     view = AnswerView(interval_s=client.config.stream_flush_ms / 1000)
     try:
         if not await _prepare(client, history, settings, mode):
             history.drop_last_user()
-            return
+            return view
         messages = history.messages(settings.system_prompt)
         try:
             usage, finish = await _stream(client, messages, settings, mode, view)
@@ -51,14 +57,15 @@ async def run_turn(
     except ServerError as exc:
         await view.finish(note=str(exc))
         history.add_assistant(view.answer)
-        return
+        return view
     except Exception as exc:  # never a stack trace in the chat
         log.exception("chat turn failed")
         await view.finish(note=f"Something went wrong ({type(exc).__name__}); please try again.")
-        return
+        return view
     stats = AnswerStats.from_view(view, usage, finish)
     await view.finish(note=_finish_note(view, finish, settings.max_tokens), stats=stats.line())
     history.add_assistant(view.answer)
+    return view
 
 
 async def _prepare(client: ChatClient, history: History, settings, mode: MessageMode) -> bool:
