@@ -48,8 +48,9 @@ def test_picked_budget_wins_over_the_panel_for_that_message():
     picked = state.for_message(True, 1024)
     assert picked.thinking_budget == 1024
     assert picked.request_params(thinking=True)["extra_body"]["thinking_token_budget"] == 1024
-    assert "thinking_token_budget" not in state.for_message(True, 0).request_params(
-        thinking=True
-    )["extra_body"]
+    assert (
+        "thinking_token_budget"
+        not in state.for_message(True, 0).request_params(thinking=True)["extra_body"]
+    )
     # Everything else is the mode's preset, as without a pick.
     assert picked.temperature == state.for_message(True).temperature

@@ -74,7 +74,7 @@ def test_streamed_in_random_pieces_ends_as_whole(seed):
     raw = "".join(r for r, _ in CASES)
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(raw)), 40))
-    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     assert _stream(pieces) == normalize_math(raw)
 
 
