@@ -102,6 +102,7 @@ class Shown:
     author: str
     content: str
     parent_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
     is_error: bool = False
     versions: list[str] = field(default_factory=list)  # each text it showed, in order
 
@@ -158,6 +159,7 @@ class ChatSession:
     answered: set[str] = field(default_factory=set)  # ids whose on_message run ended
     chat_started: bool = False
     events: list[str] = field(default_factory=list)
+    elements: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # id -> versions
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     sio: socketio.AsyncClient | None = None
 
@@ -217,6 +219,8 @@ class ChatSession:
             self._step(data)
         elif event == "stream_token":
             self._token(data)
+        elif event == "element":
+            self.elements.setdefault(str(data.get("id")), []).append(data)
         self._changed.set()
 
     def _step(self, data: dict[str, Any]) -> None:
@@ -226,6 +230,7 @@ class ChatSession:
         item.author = data.get("name") or item.author
         item.parent_id = data.get("parentId") or item.parent_id
         item.is_error = bool(data.get("isError")) or item.is_error
+        item.metadata = data.get("metadata") or item.metadata
         if item.type == "run" and item.author == "on_message" and data.get("end"):
             self.answered.add(str(item.parent_id))
         if item.type == "run" and item.author == "on_chat_start" and data.get("end"):

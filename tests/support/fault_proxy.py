@@ -35,6 +35,9 @@ class Fault:
     # The answer text the real server streams is replaced by this one (spread over its
     # content events, the rest with the final one); reasoning, timing, usage stay real.
     answer_text: str | None = None
+    # When set, the fault applies only to requests with this enable_thinking (one side
+    # of a comparison); the others pass untouched.
+    only_thinking: bool | None = None
 
 
 @dataclass
@@ -95,6 +98,9 @@ class FaultProxy:
         body = json.loads(raw)
         self.record.bodies.append(body)
         fault = self.fault
+        thinking = (body.get("chat_template_kwargs") or {}).get("enable_thinking")
+        if fault.only_thinking is not None and thinking != fault.only_thinking:
+            fault = Fault()
         if fault.status is not None:
             error = {"message": f"scripted failure {fault.status}", "code": fault.status}
             return web.json_response({"error": error}, status=fault.status)
