@@ -3,7 +3,7 @@
 Two requests go out together; they differ only in ``enable_thinking`` and the per-mode
 sampling presets (`SettingsState.for_message`). Both stream into one custom element,
 republished at most once per ``STREAM_FLUSH_MS`` (`Coalescer`) whatever the token rate.
-Stop cancels the message's task: the task group cancels both streams and each
+Stop cancels the message's task, which cancels both streams, and each
 ``ChatClient.stream()`` closes its HTTP response, so vLLM aborts both requests. A server
 error ends its own side only.
 
@@ -115,12 +115,17 @@ async def run_compare(
     cl.user_session.set(SESSION_KEY, view)
     messages = history.messages(settings_state.current.system_prompt)
     await view.open()
+    streams = []
+    for side in view.sides:
+        settings = settings_state.for_message(side.thinking, budget.tokens)
+        streams.append(asyncio.ensure_future(_run_side(client, view, side, messages, settings)))
     try:
-        async with asyncio.TaskGroup() as group:
-            for side in view.sides:
-                settings = settings_state.for_message(side.thinking, budget.tokens)
-                group.create_task(_run_side(client, view, side, messages, settings))
+        # Cancelling this task cancels both streams and waits until each has closed.
+        await asyncio.gather(*streams)
     except asyncio.CancelledError:
+        for stream in streams:
+            stream.cancel()
+        await asyncio.gather(*streams, return_exceptions=True)
         for side in view.sides:
             side.end("stopped")
         await _settle(view, history)
