@@ -76,19 +76,29 @@ class CompareView:
 
     async def open(self) -> None:
         await self.message.send()
-        await self.element.send(for_id=self.message.id)
+        self.element.for_id = self.message.id
+        await self._store()
 
     async def publish(self) -> None:
-        """Show the current state. Live frames go straight to the page; the final state is
-        stored through ``CustomElement.update`` (which writes a file on every call)."""
+        """Show the current state. Live frames go straight to the page; the first and the
+        final state are stored through ``Element.send`` (which writes a file every call)."""
         self.element.props = self.props()
         if not self.final:
             await cl.context.emitter.send_element(self.element.to_dict())
             return
         self.element.content = json.dumps(self.element.props)
-        await self.element.update()
+        await self._store()
         self.message.metadata = {"compare": self.summary()}
         await self.message.update()
+
+    async def _store(self) -> None:
+        """Send the element the stored way; if its file cannot be written (the session's
+        folder is gone), show it anyway: the comparison must not fail for that."""
+        try:
+            await self.element.send(for_id=self.message.id)
+        except OSError:
+            log.warning("compare element not stored", exc_info=True)
+            await cl.context.emitter.send_element(self.element.to_dict())
 
     async def tick(self) -> None:
         if self._frames.add(".") is not None:
