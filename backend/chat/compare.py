@@ -2,7 +2,8 @@
 
 Two requests go out together; they differ only in ``enable_thinking`` and the per-mode
 sampling presets (`SettingsState.for_message`). Both stream into one custom element,
-republished at most once per ``STREAM_FLUSH_MS`` (`Coalescer`) whatever the token rate.
+republished at most once per ``STREAM_FLUSH_MS`` (`Coalescer`) whatever the token rate,
+and less often as the texts grow (every frame carries both whole texts).
 Stop cancels the message's task, which cancels both streams, and each
 ``ChatClient.stream()`` closes its HTTP response, so vLLM aborts both requests. A server
 error ends its own side only.
@@ -38,6 +39,7 @@ COMMAND = "Compare"
 ELEMENT = "Compare"
 KEEP_ACTION = "compare_keep"
 SESSION_KEY = "compare_last"
+FRAME_CHARS_PER_S = 100_000
 log = logging.getLogger("hybrid_chat")
 
 
@@ -52,6 +54,7 @@ class CompareView:
         self.kept = "think"
         self.final = False
         self.user_turn: Turn | None = None
+        self._interval_s = interval_s
         self._frames = Coalescer(interval_s)
         self.element = cl.CustomElement(name=ELEMENT, props=self.props(), display="inline")
         self.message = cl.Message(content="", metadata={"compare": self.summary()})
@@ -101,6 +104,10 @@ class CompareView:
             await cl.context.emitter.send_element(self.element.to_dict())
 
     async def tick(self) -> None:
+        # Each frame carries (and the page re-renders) both whole texts: long answers get
+        # proportionally fewer frames, so the work per second stays bounded.
+        chars = sum(len(s.reasoning) + len(s.answer) for s in self.sides)
+        self._frames.interval_s = max(self._interval_s, chars / FRAME_CHARS_PER_S)
         if self._frames.add(".") is not None:
             await self.publish()
 

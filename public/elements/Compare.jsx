@@ -4,6 +4,7 @@ import { Badge } from "@/components/ui/badge"
 import { Button } from "@/components/ui/button"
 import { Markdown } from "@/components/markdown"
 import { Brain, Check, Zap } from "lucide-react"
+import { useMemo } from "react"
 
 const STATUS = {
   waiting: "waiting…",
@@ -53,6 +54,11 @@ function Side({ side, kept, final, onKeep }) {
   const isKept = final && kept === side.key
   const streaming = !["done", "stopped", "error"].includes(side.status)
   const Icon = side.thinking ? Brain : Zap
+  // Re-render an answer's Markdown only when its text changed (the other side may stream).
+  const answer = useMemo(
+    () => (side.answer_md ? <Markdown latex={true}>{side.answer_md}</Markdown> : null),
+    [side.answer_md]
+  )
   return (
     <section
       className={`cmp-side${isKept ? " cmp-kept" : ""}`}
@@ -69,8 +75,8 @@ function Side({ side, kept, final, onKeep }) {
       </header>
       <Reasoning side={side} />
       <div className="cmp-answer">
-        {side.answer_md ? (
-          <Markdown latex={true}>{side.answer_md}</Markdown>
+        {answer ? (
+          answer
         ) : streaming ? (
           <p className="cmp-muted">…</p>
         ) : null}

@@ -136,7 +136,8 @@ def test_stop_ends_both_requests_on_the_server(chat, vllm_server):
     running = parse_metrics(vllm_server.metrics()).num_requests_running
     assert running == 2, running
     expect(side(page, "no_think")).to_have_attribute("data-status", "answering", timeout=30_000)
-    page.stop()
+    # Pressed from inside the page: a page re-rendering two long answers is slow to drive.
+    page.page.evaluate("() => document.querySelector('#stop-button').click()")
     for key in ("think", "no_think"):
         expect(side(page, key)).to_have_attribute("data-status", "stopped", timeout=30_000)
     deadline = time.monotonic() + 15
