@@ -63,7 +63,7 @@ def test_answer_again_in_the_other_mode_replaces_the_answer(chat):
     page.wait_idle()
     first, again = page.answers().nth(0), page.answers().nth(1)
     expect(first).to_contain_text("Replaced by the answer below.")
-    expect(again).to_contain_text("68")
+    expect(again).to_contain_text("23 + 45 =")
     expect(page.reasoning_steps()).to_have_count(1)  # the new answer did not think
     # The actions moved under the new answer, now offering the other way round.
     expect(page.page.get_by_role("button", name="Again (Think)")).to_have_count(1)
