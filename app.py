@@ -1,4 +1,4 @@
-"""Chainlit hooks: wiring only. Behaviour lives in backend/ (see backend/ui.py)."""
+"""Chainlit hooks: wiring only. Behaviour lives in backend/chat/handlers.py."""
 
 import chainlit as cl
 

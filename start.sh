@@ -47,7 +47,7 @@ else
     log "Serving the bundled demo model (not Qwen3-4B)${DEMO_REASON:+: $DEMO_REASON}"
   fi
   log "Starting vLLM on $VLLM_BASE_URL (log: .run/vllm.log)"
-  .venv/bin/python -m backend.engine serve &
+  .venv/bin/python -m backend.engine serve --plan "$LAUNCH_PLAN" &
   pids+=($!)
 fi
 

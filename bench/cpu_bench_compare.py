@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from backend.config import server_root
 from backend.server.metrics import metrics_url, parse_metrics
 from bench.vllm_server import BENCH_SERVE
 
@@ -121,7 +122,7 @@ def prefix_counters(base_url: str) -> tuple[int, int]:
 
 
 def run_one(tool: str, base_url: str, c: int, n: int, ns: argparse.Namespace, seed: int):
-    root_url = base_url.removesuffix("/v1")
+    root_url = server_root(base_url)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{tool}.json"
         if tool == "vllm":
@@ -266,8 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {rnd} C={c} N={n}: {' '.join(cmd)}")
         return 0
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.engine import engine_config, free_port, start_engine
+    from backend.engine.process import free_port
+    from tests.support.engine import engine_config, start_engine
 
     LOGS.mkdir(exist_ok=True)
     config = engine_config(free_port(), vllm_api_key="")

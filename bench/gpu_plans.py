@@ -1,6 +1,6 @@
 """What the GPU measurements run: configurations (vLLM flag sets) and plans (load shapes).
 
-A config is ``defaults`` (only the flags every run needs), a profile of backend/profiles.py
+A config is ``defaults`` (only the flags every run needs), a profile of backend/engine/profiles.py
 (its GPU flags), or a variant below. A plan fixes the endpoint, the memory settings and the
 loads; ``per_config`` gives a config its own loads where the plan's would not fit the time.
 """

@@ -5,7 +5,7 @@ chat's own `ChatClient` (its timeouts, its pooled HTTP client), so vLLM must que
 them; vLLM's ``/metrics`` is sampled meanwhile for the running and waiting counts.
 
     VLLM_BASE_URL=http://127.0.0.1:8001/v1 VLLM_API_KEY=... \\
-        .venv/bin/python bench/queue_burst.py --requests 500 --out burst.json
+        .venv/bin/python -m bench.queue_burst --requests 500 --out burst.json
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
+from backend.chat.settings import SamplingSettings
+from backend.config import Config
+from backend.server.client import ChatClient, Finish, ServerError
+from backend.server.reasoning import Segment
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-
-from backend.chat.settings import SamplingSettings  # noqa: E402
-from backend.config import Config  # noqa: E402
-from backend.server.client import ChatClient, Finish, ServerError  # noqa: E402
-from backend.server.reasoning import Segment  # noqa: E402
 
 GREEDY = SamplingSettings(temperature=0.0, top_p=1.0, top_k=-1, max_tokens=256)
 

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any
 import httpx
 
 from backend.chat.settings import SettingsState
+from backend.engine.process import free_port, stop_group
 from backend.loadtest import cli, report
 from backend.loadtest.direct import DirectTarget, make_client, timed_result
 from backend.loadtest.metrics import RequestResult
@@ -66,14 +66,6 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_http(url: str, proc: subprocess.Popen | None, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -86,16 +78,6 @@ def wait_http(url: str, proc: subprocess.Popen | None, limit_s: float) -> None:
     raise TimeoutError(f"{url} not up within {limit_s} s")
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @contextlib.contextmanager
 def scripted_server(extra: list[str]) -> Iterator[tuple[str, int]]:
     port = free_port()
@@ -105,13 +87,12 @@ def scripted_server(extra: list[str]) -> Iterator[tuple[str, int]]:
         wait_http(f"http://127.0.0.1:{port}/v1/models", proc, 30)
         yield f"http://127.0.0.1:{port}/v1", proc.pid
     finally:
-        stop(proc)
+        stop_group(proc)
 
 
 @contextlib.contextmanager
 def vllm_server() -> Iterator[tuple[str, int]]:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support.engine import engine_config, start_engine
+    from tests.support.engine import engine_config, start_engine
 
     config = engine_config(free_port(), vllm_api_key="")
     engine = start_engine(config, "relay-bench-vllm.log")
@@ -142,7 +123,7 @@ def chat_app(base_url: str, flush_ms: float) -> Iterator[tuple[str, int]]:
             wait_http(f"http://127.0.0.1:{port}/", proc, 90)
             yield f"http://127.0.0.1:{port}", proc.pid
         finally:
-            stop(proc)
+            stop_group(proc)
 
 
 class AppLikeDirect(DirectTarget):

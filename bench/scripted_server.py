@@ -22,20 +22,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from support.fake_openai_server import (  # noqa: E402
+from tests.support.fake_openai_server import (
     FakeOpenAIServer,
     Script,
-    _chat_chunk,
-    _send,
-    _sleep_until,
+    chat_chunk,
+    send_event,
+    sleep_until,
 )
 
 
@@ -44,7 +41,7 @@ class FixedShapeServer(FakeOpenAIServer):
         super().__init__(script)
         self.args = args
 
-    async def _answer(
+    async def answer(
         self, request: web.Request, body: dict[str, Any], arrived: float, chat: bool, nth: int
     ) -> web.StreamResponse:
         a = self.args
@@ -54,10 +51,10 @@ class FixedShapeServer(FakeOpenAIServer):
         kinds = ["reasoning"] * a.reasoning_tokens if thinking else ["content"] * a.reasoning_tokens
         kinds += ["content"] * a.answer_tokens
         log: dict[str, Any] = {"thinking": thinking, "reasoning_sent": {}}
-        await _send(response, _chat_chunk({"role": "assistant", "content": ""}))
+        await send_event(response, chat_chunk({"role": "assistant", "content": ""}))
         step = a.tokens_per_chunk
         for start in range(0, len(kinds), step):
-            await _sleep_until(
+            await sleep_until(
                 arrived + self.script.first_token_s + start * self.script.token_interval_s
             )
             for kind in dict.fromkeys(kinds[start : start + step]):  # reasoning, then content
@@ -65,10 +62,10 @@ class FixedShapeServer(FakeOpenAIServer):
                 prefix = "r" if kind == "reasoning" else "a"
                 base = 0 if kind == "reasoning" or not thinking else a.reasoning_tokens
                 text = "".join(f" {prefix}{i - base}" for i in idx)
-                await _send(response, _chat_chunk({kind: text}))
+                await send_event(response, chat_chunk({kind: text}))
                 self._note(log, kind, [i - base for i in idx], len(kinds))
         usage = {"prompt_tokens": 7, "completion_tokens": len(kinds), "total_tokens": len(kinds)}
-        await _send(response, {"object": "chunk", "choices": [], "usage": usage})
+        await send_event(response, {"object": "chunk", "choices": [], "usage": usage})
         await response.write(b"data: [DONE]\n\n")
         if a.send_log:
             with open(a.send_log, "a") as f:
@@ -102,12 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def serve(args: argparse.Namespace) -> None:
     script = Script(args.first_token_ms / 1000, args.token_interval_ms / 1000)
     server = FixedShapeServer(script, args)
-    app = web.Application()
-    app.router.add_get("/v1/models", server._models)
-    app.router.add_post("/tokenize", server._tokenize)
-    app.router.add_get("/metrics", server._metrics)
-    app.router.add_post("/v1/chat/completions", server._stream)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(server.app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.port).start()
     print(f"ready on {args.port}", flush=True)

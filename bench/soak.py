@@ -8,7 +8,7 @@ a new tab takes its place. Every answer must complete or be stopped, with no err
 the front end's resident memory is sampled throughout and must stay flat.
 
     VLLM_BASE_URL=http://127.0.0.1:8001/v1 VLLM_API_KEY=... \\
-        .venv/bin/python bench/soak.py --sessions 100 --duration-s 600 --out soak.json
+        .venv/bin/python -m bench.soak --sessions 100 --duration-s 600 --out soak.json
 
 Prints a summary and writes every number to ``--out`` (JSON).
 """
@@ -27,11 +27,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from backend.engine.process import free_port
+from tests.support.chat_socket import ChatApp, ChatSession, Reply
 
-from support.chat_socket import ChatApp, ChatSession, Reply  # noqa: E402
-from support.engine import free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 STOPPED_NOTE = "*Stopped.*"
 ASK_LIMIT_S = 300.0

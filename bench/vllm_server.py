@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from backend.engine.process import stop_group
+
 
 def flag_pairs(flags: list[str]) -> list[tuple[str, str | None]]:
     """``["--a", "1", "--b"]`` -> ``[("--a", "1"), ("--b", None)]``."""
@@ -162,29 +164,8 @@ class Server:
         raise TimeoutError(f"server not healthy after {timeout_s:.0f} s")
 
     def stop(self) -> None:
-        if not self.proc:
-            return
-        for sig, wait_s in ((signal.SIGINT, 30.0), (signal.SIGKILL, 30.0)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            if _gone(self.proc, wait_s):
-                break
-        self.proc.wait(timeout=30)
-
-
-def _gone(proc: subprocess.Popen, timeout_s: float) -> bool:
-    """True once no process of the group is left (the leader reaped, so no zombie counts)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        proc.poll()
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.5)  # waiting for the process group to exit, bounded
-    return False
+        if self.proc:  # SIGINT: vLLM's clean shutdown; until its GPU memory is free again
+            stop_group(self.proc, grace_s=30.0, sig=signal.SIGINT, gone_within_s=30.0)
 
 
 def describe_device(python: str) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from support.engine import ARTIFACTS, RunningEngine, engine_config, free_port, start_engine
+from backend.engine.process import free_port
+from tests.support.engine import ARTIFACTS, RunningEngine, engine_config, start_engine
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

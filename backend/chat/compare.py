@@ -28,9 +28,10 @@ import chainlit as cl
 from backend.chat.budget import BudgetChoice
 from backend.chat.coalesce import Coalescer
 from backend.chat.compare_side import Side, default_kept
+from backend.chat.features import served_settings
 from backend.chat.history import History, Turn
 from backend.chat.modes import MessageMode
-from backend.chat.settings import SettingsState
+from backend.chat.settings import SamplingSettings, SettingsState
 from backend.chat.turn import _prepare
 from backend.server.client import ChatClient, Finish, ServerError, Usage
 from backend.server.reasoning import Segment
@@ -134,7 +135,10 @@ async def run_compare(
     await view.open()
     streams = []
     for side in view.sides:
-        settings = settings_state.for_message(side.thinking, budget.tokens)
+        wanted = settings_state.for_message(side.thinking, budget.tokens)
+        settings, missing = served_settings(client.config, wanted, thinking=side.thinking)
+        if missing:
+            await cl.Message(content=missing, author="Chat").send()
         streams.append(asyncio.ensure_future(_run_side(client, view, side, messages, settings)))
     try:
         # Cancelling this task cancels both streams and waits until each has closed.
@@ -154,11 +158,18 @@ async def run_compare(
 async def _settle(view: CompareView, history: History) -> None:
     view.kept = default_kept(view.sides)
     view.final = True
-    history.add_assistant(view.side(view.kept).answer)
+    kept = view.side(view.kept)
+    history.add_assistant(kept.answer if kept else "")
     await view.publish()
 
 
-async def _run_side(client, view: CompareView, side: Side, messages, settings) -> None:
+async def _run_side(
+    client: ChatClient,
+    view: CompareView,
+    side: Side,
+    messages: list[dict[str, str]],
+    settings: SamplingSettings,
+) -> None:
     try:
         async with client.stream(messages, settings, thinking=side.thinking) as events:
             async for event in events:

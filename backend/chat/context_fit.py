@@ -65,7 +65,9 @@ async def fit_history(
     return dropped
 
 
-async def _count(client: ChatClient, history: History, settings, thinking: bool) -> int | None:
+async def _count(
+    client: ChatClient, history: History, settings: SamplingSettings, thinking: bool
+) -> int | None:
     try:
         count, _ = await client.count_tokens(
             history.messages(settings.system_prompt), thinking=thinking

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import chainlit as cl
 from chainlit.chat_context import chat_contexts
+from chainlit.types import CommandDict
 
 from backend.chat import budget, compare, regenerate, routes
 from backend.chat.history import History
@@ -28,7 +29,7 @@ from backend.config import Config
 from backend.server.client import ChatClient
 
 STATUS_COMMAND = "Status"
-COMMANDS = [
+COMMANDS: list[CommandDict] = [
     {
         "id": THINK_COMMAND,
         "icon": "brain",

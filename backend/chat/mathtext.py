@@ -100,9 +100,9 @@ def _formula_at(text: str, i: int) -> tuple[str, int] | None:
         if end != -1:
             return _display(text, i, end + 2, text[i + 2 : end]), end + 2
     elif text.startswith("\\boxed{", i):
-        end = _closing_brace(text, i + len("\\boxed"))
-        if end is not None:
-            return f"${text[i:end]}$", end
+        after = _closing_brace(text, i + len("\\boxed"))
+        if after is not None:
+            return f"${text[i:after]}$", after
     elif text.startswith("$$", i):
         end = text.find("$$", i + 2)
         if end != -1:
@@ -110,9 +110,9 @@ def _formula_at(text: str, i: int) -> tuple[str, int] | None:
                 return _display(text, i, end + 2, text[i + 2 : end]), end + 2
             return text[i : end + 2], end + 2
     elif text[i] == "$":
-        end = _inline_close(text, i)
-        if end is not None:
-            return text[i : end + 1], end + 1
+        close = _inline_close(text, i)
+        if close is not None:
+            return text[i : close + 1], close + 1
     return None
 
 

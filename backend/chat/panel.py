@@ -35,7 +35,7 @@ def build_widgets(current: SamplingSettings, *, mode_fields: tuple[str, ...]) ->
                     description=help_text,
                 )
             )
-        elif "step" in extra and low is not None and high is not None:
+        elif isinstance(step := extra.get("step"), float) and low is not None and high is not None:
             widgets.append(
                 Slider(
                     id=name,
@@ -43,7 +43,7 @@ def build_widgets(current: SamplingSettings, *, mode_fields: tuple[str, ...]) ->
                     initial=value,
                     min=low,
                     max=high,
-                    step=float(extra["step"]),
+                    step=step,
                     description=help_text,
                 )
             )

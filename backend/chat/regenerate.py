@@ -10,7 +10,9 @@ answer runs as the session's current task: Stop cancels it like any answer.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import chainlit as cl
 
@@ -73,7 +75,7 @@ async def offer(message: cl.Message | None, thinking: bool, budget: int | None =
     cl.user_session.set(SESSION_KEY, new)
 
 
-async def run_as_task(coro) -> None:
+async def run_as_task(coro: Coroutine[Any, Any, None]) -> None:
     """Run ``coro`` as the session's current task, so Stop cancels it and the composer
     shows an answer in progress, as for a message."""
     session = cl.context.session
@@ -94,7 +96,11 @@ async def mark_replaced(old: cl.Message) -> None:
 
 
 async def answer_again(
-    payload: dict, client: ChatClient, history: History, settings: SettingsState, lock
+    payload: dict[str, Any],
+    client: ChatClient,
+    history: History,
+    settings: SettingsState,
+    lock: asyncio.Lock,
 ) -> str | None:
     """Answer the last question again in the mode ``payload["thinking"]``; returns a note
     when that cannot be done now, else None."""
@@ -111,7 +117,15 @@ async def answer_again(
     return None
 
 
-async def _again(client, history, settings, lock, last: Offer, question: str, thinking: bool):
+async def _again(
+    client: ChatClient,
+    history: History,
+    settings: SettingsState,
+    lock: asyncio.Lock,
+    last: Offer,
+    question: str,
+    thinking: bool,
+) -> None:
     async with lock:
         await withdraw()
         await mark_replaced(last.message)

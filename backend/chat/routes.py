@@ -22,7 +22,7 @@ def is_demo(config: Config, info: ModelInfo | None) -> bool:
 
 async def banner_info(config: Config, client: ChatClient) -> dict:
     status = read_status(config)
-    state = status.state if status else "external"
+    state: str = status.state if status else "external"
     try:
         info = await client.model_info()
     except Exception:  # not up yet: the banner says so below

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from backend.server.client import Usage
+
+
+class StreamedAnswer(Protocol):
+    """What the stats need from a streamed answer (`AnswerView`, a comparison's `Side`)."""
+
+    started_at: float
+    first_token_at: float | None
+    thinking_s: float | None
+    reasoning: str
+    answer: str
 
 
 @dataclass(frozen=True)
@@ -17,7 +28,9 @@ class AnswerStats:
     elapsed_s: float
 
     @classmethod
-    def from_view(cls, view, usage: Usage | None, finish: str | None = None) -> AnswerStats:
+    def from_view(
+        cls, view: StreamedAnswer, usage: Usage | None, finish: str | None = None
+    ) -> AnswerStats:
         now = time.monotonic()
         ttft = view.first_token_at - view.started_at if view.first_token_at else None
         reasoning = answer = None

@@ -20,6 +20,8 @@ async def status_lines(client: ChatClient) -> list[str]:
         lines.append(
             f"- Launcher: {launcher.state}" + (f" ({launcher.detail})" if launcher.detail else "")
         )
+        if launcher.unavailable:
+            lines.append(f"- Not in this vLLM: {', '.join(launcher.unavailable)}")
     if not healthy:
         return lines
     try:

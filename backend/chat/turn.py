@@ -13,9 +13,10 @@ import logging
 import chainlit as cl
 
 from backend.chat.context_fit import ContextTooSmall, fit_history
+from backend.chat.features import served_settings
 from backend.chat.history import History
 from backend.chat.modes import MessageMode
-from backend.chat.settings import SettingsState
+from backend.chat.settings import SamplingSettings, SettingsState
 from backend.chat.stats import AnswerStats
 from backend.chat.view import AnswerView
 from backend.engine.status import read_status
@@ -35,7 +36,10 @@ async def run_turn(
 ) -> AnswerView:
     """Answer ``mode.text``; ``budget`` is the composer's thinking budget (None: the panel's).
     Returns the view (its ``message`` is the answer shown, None if nothing was shown)."""
-    settings = settings_state.for_message(mode.thinking, budget)
+    wanted = settings_state.for_message(mode.thinking, budget)
+    settings, missing = served_settings(client.config, wanted, thinking=mode.thinking)
+    if missing:
+        await cl.Message(content=missing, author="Chat").send()
     history.add_user(mode.text)
     view = AnswerView(interval_s=client.config.stream_flush_ms / 1000)
     try:
@@ -68,7 +72,9 @@ async def run_turn(
     return view
 
 
-async def _prepare(client: ChatClient, history: History, settings, mode: MessageMode) -> bool:
+async def _prepare(
+    client: ChatClient, history: History, settings: SamplingSettings, mode: MessageMode
+) -> bool:
     """Fit the history into the context; False (after telling the user) when it cannot."""
     try:
         trimmed = await fit_history(client, history, settings, thinking=mode.thinking)
@@ -90,7 +96,13 @@ async def _prepare(client: ChatClient, history: History, settings, mode: Message
     return True
 
 
-async def _stream(client, messages, settings, mode, view) -> tuple[Usage | None, str | None]:
+async def _stream(
+    client: ChatClient,
+    messages: list[dict[str, str]],
+    settings: SamplingSettings,
+    mode: MessageMode,
+    view: AnswerView,
+) -> tuple[Usage | None, str | None]:
     usage: Usage | None = None
     finish: str | None = None
     async with client.stream(messages, settings, thinking=mode.thinking) as events:

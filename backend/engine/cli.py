@@ -1,24 +1,35 @@
-"""``python -m backend.engine.launcher``: start.sh's way to run vLLM, with progress on the terminal.
+"""``python -m backend.engine``: start.sh's way to run vLLM, with progress on the terminal.
 
-serve   start vLLM, show loading progress, wait until healthy, run until stopped
-env     print the resolved choices as shell assignments (SERVED_MODEL_NAME, DEMO_MODEL)
-command print the vLLM command line that ``serve`` would run
+serve    start vLLM, show loading progress, wait until healthy, run until stopped
+         (``--plan PATH``: the plan ``env`` saved, instead of deciding again)
+env      decide the launch once (`backend.engine.plan`), save it in the run directory and
+         print shell assignments (SERVED_MODEL_NAME, DEMO_MODEL, ENGINE_DEVICE, LAUNCH_PLAN)
+command  print the vLLM command line that ``serve`` would run
+profiles print a launch profile's flags (default: VLLM_PROFILE)
+
+``serve`` and ``env`` refuse (exit 1, saying what holds it) when vLLM's port is taken.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit
 
 from rich.console import Console
 
 from backend.config import Config, ConfigError
-from backend.engine.launcher import Engine, engine_env, prepare
+from backend.engine.launcher import engine_env
+from backend.engine.plan import LaunchPlan, load_plan, make_plan, save_plan
+from backend.engine.port import port_holder
+from backend.engine.process import Engine
+from backend.engine.profiles import get_profile, profile_args
 from backend.engine.status import EngineStatus, write_status
 
 # Log lines that mark vLLM's start-up stages, in order, and what to tell the operator.
@@ -43,35 +54,63 @@ def _stage(log_text: str) -> str:
     return current
 
 
-def serve(config: Config, timeout_s: float) -> int:
-    choice, device, cmd, plan = prepare(config)
+def port_taken(config: Config) -> str | None:
+    """Why vLLM cannot start on its port, or None when the port is free."""
+    port = urlsplit(config.vllm_base_url).port or 8001
+    holder = port_holder(port)
+    if holder is None:
+        return None
+    return (
+        f"vLLM's port {port} is already taken by {holder}, which does not answer as the "
+        f"model server at VLLM_BASE_URL={config.vllm_base_url}. Stop it, or set VLLM_BASE_URL "
+        "to a free port (or to that server, with its VLLM_API_KEY, to use it)."
+    )
+
+
+def show_plan(plan: LaunchPlan) -> None:
+    choice, cmd = plan.choice, list(plan.command)
     if choice.demo:
         why = f" ({choice.reason})" if choice.reason else ""
         console.print(f"[bold yellow]Serving the bundled demo model — not Qwen3-4B{why}.[/]")
-    summary = plan.get("summary") or (
-        f"CPU: --max-model-len {plan['max_model_len']}, "
-        f"{plan['kv_cache_tokens']:,} KV-cache tokens = {plan['max_concurrency']:g} "
-        "full-length requests at once"
-    )
-    console.print(f"Launch plan: {summary}")
+    for dropped in plan.dropped:
+        console.print(f"[yellow]{dropped.notice()}[/]")
+    if not plan.flags_checked:
+        console.print("[yellow]Could not ask this vLLM for its flags; starting unchecked.[/]")
+    console.print(f"Launch plan: {plan.summary()}")
     shown = [
         "***" if prev == "--api-key" else arg
         for prev, arg in zip(["", *cmd[:-1]], cmd, strict=True)
     ]
     console.print(f"vLLM: {shlex.join(shown)}", highlight=False, soft_wrap=True)
+
+
+def serve(config: Config, timeout_s: float, plan_file: Path | None = None) -> int:
+    if (taken := port_taken(config)) is not None:
+        console.print(f"[bold red]{taken}[/]")
+        return 1
+    try:
+        plan = load_plan(config, plan_file) if plan_file else make_plan(config)
+    except ValueError as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return 2
+    show_plan(plan)
+    choice, cmd = plan.choice, list(plan.command)
     log_path = Path(config.run_dir) / "vllm.log"
-    engine = Engine(config, cmd, engine_env(config, device), log_path)
+    engine = Engine(config, cmd, engine_env(config, plan.device), log_path)
     status = EngineStatus(
         "starting",
         model=choice.path,
         served_model_name=choice.served_name,
         demo=choice.demo,
-        plan=plan,
+        plan=plan.sizing,
+        base_url=config.vllm_base_url,
+        launcher_pid=os.getpid(),
+        unavailable=plan.unavailable,
     )
     write_status(config, status)
     stopping = False
 
-    def _stop(signum, frame):
+    def _stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
         raise KeyboardInterrupt
@@ -80,11 +119,12 @@ def serve(config: Config, timeout_s: float) -> int:
     started = time.monotonic()
     try:
         engine.start()
+        assert engine.process is not None
         status = replace(status, state="loading", pid=engine.process.pid)
         write_status(config, status)
         with console.status("vLLM: starting") as spinner:
 
-            def tick():
+            def tick() -> None:
                 text = log_path.read_text(errors="replace") if log_path.exists() else ""
                 elapsed = time.monotonic() - started
                 spinner.update(f"vLLM: {_stage(text)} ({elapsed:.0f} s) — log: {log_path}")
@@ -112,29 +152,45 @@ def serve(config: Config, timeout_s: float) -> int:
             write_status(config, replace(status, state="stopped"))
 
 
+def env(config: Config) -> int:
+    """Decide the launch once, save it, print what start.sh needs as shell assignments."""
+    if (taken := port_taken(config)) is not None:
+        console.print(f"[bold red]{taken}[/]")
+        return 1
+    plan = make_plan(config)
+    path = save_plan(config, plan)
+    print(f"SERVED_MODEL_NAME={shlex.quote(plan.choice.served_name)}")
+    print(f"DEMO_MODEL={'1' if plan.choice.demo else '0'}")
+    print(f"ENGINE_DEVICE={plan.device}")
+    print(f"LAUNCH_PLAN={shlex.quote(str(path))}")
+    if plan.choice.reason:
+        print(f"DEMO_REASON={shlex.quote(plan.choice.reason)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backend.engine.launcher")
-    parser.add_argument("action", choices=["serve", "env", "command"])
+    parser = argparse.ArgumentParser(prog="python -m backend.engine")
+    parser.add_argument("action", choices=["serve", "env", "command", "profiles"])
+    parser.add_argument("name", nargs="?", help="profiles: the profile (default: VLLM_PROFILE)")
     parser.add_argument("--timeout-s", type=float, default=1800.0, help="start-up limit")
+    parser.add_argument("--plan", type=Path, help="serve: the plan `env` saved")
+    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="profiles")
     args = parser.parse_args(argv)
     try:
         config = Config.from_env()
     except ConfigError as exc:
         console.print(f"[bold red]{exc}[/]")
         return 2
-    if args.action == "serve":
-        return serve(config, args.timeout_s)
-    choice, device, cmd, plan = prepare(config)
-    if args.action == "command":
-        print(shlex.join(cmd))
+    if args.action == "profiles":
+        try:
+            profile = get_profile(args.name or config.profile)
+        except ValueError as exc:
+            parser.exit(2, f"profiles: {exc}\n")
+        print(shlex.join(profile_args(profile, device=args.device)))
         return 0
-    print(f"SERVED_MODEL_NAME={shlex.quote(choice.served_name)}")
-    print(f"DEMO_MODEL={'1' if choice.demo else '0'}")
-    print(f"ENGINE_DEVICE={device}")
-    if choice.reason:
-        print(f"DEMO_REASON={shlex.quote(choice.reason)}")
+    if args.action == "serve":
+        return serve(config, args.timeout_s, args.plan)
+    if args.action == "env":
+        return env(config)
+    print(shlex.join(make_plan(config).command))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,13 @@
 """Launch vLLM for the chat: pick the model, size it, start it, watch it, stop it.
 
-``python -m backend.engine.launcher serve`` (what start.sh runs) resolves the model (MODEL, or
+``python -m backend.engine serve`` (what start.sh runs) resolves the model (MODEL, or
 the bundled demo model when MODEL=demo or MODEL cannot be loaded here), builds the
 command line from the configuration, the planner's recommendation and the launch profile
 (VLLM_PROFILE), starts ``python -m vllm.entrypoints.openai.api_server`` on 127.0.0.1,
 shows its loading progress, waits on /health and stops it (and its workers) on exit.
-Its state goes to .run/engine.json so the chat can say "the model is still loading".
+This module builds the command; `backend.engine.plan` makes the launch decision once,
+`backend.engine.process` runs it, and its state goes to .run/engine.json
+(`backend.engine.status`) so the chat can say "the model is still loading".
 """
 
 from __future__ import annotations
@@ -13,18 +15,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from backend.config import DEMO_MODEL_DIR, DEMO_SERVED_NAME, ROOT, Config
-from backend.engine.profiles import get_profile, profile_args
-from backend.engine.status import EngineStatus, write_status
+from backend.config import DEMO_MODEL_DIR, DEMO_SERVED_NAME, Config, process_environment
+from backend.engine.profiles import Device, get_profile, profile_args
 
 BUDGET_END_TEXT = (
     "Considering the limited time by the user, I have to give the solution based on the "
@@ -44,8 +44,8 @@ class ModelChoice:
     reason: str = ""
 
 
-def _hub_cached(model: str) -> bool:
-    hub = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+def _hub_cached(config: Config, model: str) -> bool:
+    hub = Path(config.hf_home) / "hub"
     return (hub / f"models--{model.replace('/', '--')}").is_dir()
 
 
@@ -57,15 +57,17 @@ def _hub_reachable(timeout_s: float = 3.0) -> bool:
     return True
 
 
-def resolve_model(config: Config, *, hub_reachable=_hub_reachable) -> ModelChoice:
+def resolve_model(
+    config: Config, *, hub_reachable: Callable[[], bool] = _hub_reachable
+) -> ModelChoice:
     """MODEL when it can be loaded here, else the demo model (and why)."""
     demo = ModelChoice(str(DEMO_MODEL_DIR), DEMO_SERVED_NAME, True)
     if config.model == "demo":
         return demo
     served = config.served_model_name or config.model
-    if Path(config.model).is_dir() or _hub_cached(config.model):
+    if Path(config.model).is_dir() or _hub_cached(config, config.model):
         return ModelChoice(config.model, served, False)
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or not hub_reachable():
+    if config.hub_offline or not hub_reachable():
         reason = f"{config.model} is not cached and the model hub is unreachable"
         return ModelChoice(demo.path, demo.served_name, True, reason)
     return ModelChoice(config.model, served, False)
@@ -81,7 +83,7 @@ def _gpu_memory_gib() -> float | None:
     return detect_gpu_memory_gib()
 
 
-def sizing(config: Config, choice: ModelChoice, device: str) -> tuple[list[str], dict]:
+def sizing(config: Config, choice: ModelChoice, device: Device) -> tuple[list[str], dict[str, Any]]:
     """Flags for context length, memory share and batch size, and the plan shown to users."""
     if device == "cpu":
         length = config.max_model_len or (DEMO_MAX_MODEL_LEN if choice.demo else 8192)
@@ -126,7 +128,9 @@ def _cpu_kv_bytes_per_token(choice: ModelChoice) -> int:
         return 36 * 2 * 8 * 128 * 2  # Qwen3-4B in bf16
 
 
-def build_command(config: Config, choice: ModelChoice, device: str, sizing_flags: list[str]):
+def build_command(
+    config: Config, choice: ModelChoice, device: Device, sizing_flags: list[str]
+) -> list[str]:
     """The vLLM command line. Later flags win in vLLM's parser: profile over planner."""
     url = urlsplit(config.vllm_base_url)
     cmd = [
@@ -153,8 +157,8 @@ def build_command(config: Config, choice: ModelChoice, device: str, sizing_flags
     return cmd
 
 
-def engine_env(config: Config, device: str) -> dict[str, str]:
-    env = dict(os.environ)
+def engine_env(config: Config, device: Device) -> dict[str, str]:
+    env = process_environment()
     if device == "cpu":
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{config.cpu_kvcache_space_gib:g}")
         if (os.cpu_count() or 1) <= 4:
@@ -164,96 +168,3 @@ def engine_env(config: Config, device: str) -> dict[str, str]:
     env["HF_HUB_OFFLINE"] = env.get("HF_HUB_OFFLINE", "0")
     env.pop("VLLM_API_KEY", None)  # passed as --api-key; vLLM would also read it
     return env
-
-
-class Engine:
-    """A running vLLM: ``start()``, ``wait_ready()``, ``stop()``; also a context manager."""
-
-    def __init__(self, config: Config, cmd: list[str], env: dict[str, str], log_path: Path):
-        self.config = config
-        self.cmd = cmd
-        self.env = env
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("w")
-        # Own process group: stop() reaches vLLM's engine-core workers too.
-        self.process = subprocess.Popen(
-            self.cmd,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=ROOT,
-        )
-        log.close()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def healthy(self) -> bool:
-        try:
-            r = httpx.get(f"{self.config.server_root}/health", timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return r.status_code == 200
-
-    def wait_ready(self, timeout_s: float, on_tick=None) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.alive():
-            if self.healthy():
-                return True
-            if on_tick is not None:
-                on_tick()
-            time.sleep(0.5)
-        return False
-
-    def stop(self, grace_s: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        pgid = self.process.pid
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-            self.process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(pgid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        try:  # workers that outlived the API server
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def __enter__(self) -> Engine:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def prepare(config: Config) -> tuple[ModelChoice, str, list[str], dict]:
-    choice = resolve_model(config)
-    device = "cuda" if has_nvidia_gpu() else "cpu"
-    sizing_flags, plan = sizing(config, choice, device)
-    return choice, device, build_command(config, choice, device, sizing_flags), plan
-
-
-__all__ = [
-    "Engine",
-    "EngineStatus",
-    "build_command",
-    "prepare",
-    "resolve_model",
-    "write_status",
-]

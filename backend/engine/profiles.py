@@ -1,9 +1,11 @@
 """Launch profiles: named sets of `vllm serve` flags, chosen with VLLM_PROFILE.
 
 Contract: `get_profile(name)` returns a frozen `Profile` or raises ValueError naming the
-valid ones; `profile_args(profile, device=...)` returns the flags for "cuda" or "cpu"
-(CUDA graphs, fp8 KV cache and async scheduling are GPU-only). Every flag is accepted by
-the real parser of vLLM 0.32.0 (tests/test_profiles.py checks it) and exists in 0.26.0 too.
+valid ones (backend.config checks VLLM_PROFILE against `PROFILES` when it is read);
+`profile_args(profile, device=...)` returns the flags for "cuda" or "cpu" (CUDA graphs,
+fp8 KV cache and async scheduling are GPU-only). Every flag is accepted by the real
+parser of vLLM 0.32.0 (tests/unit/engine/test_profiles.py checks it) and exists in 0.26.0
+too; a flag an older engine lacks is left out at start (backend.engine.flags).
 Later flags win in vLLM's parser, so the launcher puts these first and its own
 planner-derived --gpu-memory-utilization / --max-model-len / --max-num-seqs after them.
 
@@ -17,16 +19,11 @@ silently capping the KV cache at N blocks. (`--enforce-eager False` parses too, 
 
 from __future__ import annotations
 
-import argparse
-import os
-import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 Device = Literal["cuda", "cpu"]
 DEFAULT_PROFILE = "balanced"
-PROFILE_ENV = "VLLM_PROFILE"
 FORBIDDEN_FLAGS = (
     "--batching-strategy",
     "--scheduler-delay-factor",
@@ -111,29 +108,7 @@ def get_profile(name: str) -> Profile:
         raise ValueError(f"unknown vLLM profile {name!r}; valid profiles: {valid}") from None
 
 
-def profile_from_env(environ: Mapping[str, str] = os.environ) -> Profile:
-    return get_profile(environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE)
-
-
 def profile_args(profile: Profile, *, device: Device) -> list[str]:
     if device not in ("cuda", "cpu"):
         raise ValueError(f"device must be 'cuda' or 'cpu', not {device!r}")
     return [*profile.flags, *(profile.cuda_flags if device == "cuda" else ())]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Print a profile's flags, shell-quoted on one line (default: $VLLM_PROFILE)."""
-    parser = argparse.ArgumentParser(prog="python -m backend.engine.profiles")
-    parser.add_argument("name", nargs="?", help=f"default: ${PROFILE_ENV} or {DEFAULT_PROFILE}")
-    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
-    args = parser.parse_args(argv)
-    try:
-        profile = get_profile(args.name) if args.name else profile_from_env()
-    except ValueError as exc:
-        parser.exit(2, f"profiles: {exc}\n")
-    print(shlex.join(profile_args(profile, device=args.device)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

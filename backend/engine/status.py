@@ -2,7 +2,10 @@
 
 The launcher writes ``$RUN_DIR/engine.json`` (default ``.run/``) as it goes (starting →
 loading → ready, or failed / stopped); the chat reads it to say "the model is still
-loading" instead of failing, and to show the launch plan. No file: a server started
+loading" instead of failing, to show the launch plan and to say which features the
+installed vLLM lacks. The file records the base URL it serves and the launcher's pid:
+`read_status` ignores a file written for another URL or by a launcher that is gone, so
+the chat describes the server actually answering. No (current) file: a server started
 elsewhere.
 """
 
@@ -28,6 +31,9 @@ class EngineStatus:
     demo: bool = False
     pid: int | None = None
     plan: dict[str, Any] = field(default_factory=dict)
+    base_url: str = ""  # the VLLM_BASE_URL this engine serves
+    launcher_pid: int | None = None  # the process that writes this file
+    unavailable: list[str] = field(default_factory=list)  # features this vLLM lacks
 
 
 def status_path(config: Config) -> Path:
@@ -43,8 +49,24 @@ def write_status(config: Config, status: EngineStatus) -> None:
 
 
 def read_status(config: Config) -> EngineStatus | None:
+    """The launcher's status, or None when there is none for the server at VLLM_BASE_URL."""
     try:
         data = json.loads(status_path(config).read_text())
-        return EngineStatus(**data)
+        status = EngineStatus(**data)
     except (OSError, ValueError, TypeError):
         return None
+    if status.base_url and status.base_url != config.vllm_base_url:
+        return None  # written for another server
+    if status.launcher_pid is not None and not _running(status.launcher_pid):
+        return None  # left by an earlier start
+    return status
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

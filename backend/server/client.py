@@ -12,15 +12,20 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import openai
 from openai import AsyncOpenAI
 
-from backend.chat.settings import SamplingSettings
 from backend.config import Config
 from backend.server.reasoning import DeltaRouter, Segment
+
+
+class RequestParams(Protocol):
+    """What a request needs from the caller's sampling settings (the chat's panel model)."""
+
+    def request_params(self, *, thinking: bool) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -79,22 +84,23 @@ class ChatClient:
         self.config = config
         timeout = httpx.Timeout(config.stream_timeout_s, connect=config.connect_timeout_s)
         # One pooled client for every session; the SDK's own errors and ours are httpx's.
-        http_client = http_client or httpx.AsyncClient(
+        self._http = http_client or httpx.AsyncClient(
             timeout=timeout,
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
         )
+        # The SDK annotates its own httpx fork's types; httpx's client and timeout serve it.
         self._openai = AsyncOpenAI(
             base_url=config.vllm_base_url,
             api_key=config.api_key,
-            timeout=timeout,
+            timeout=timeout,  # type: ignore[arg-type]
             max_retries=config.max_retries,
-            http_client=http_client,
+            http_client=self._http,  # type: ignore[arg-type]
         )
         self._model: ModelInfo | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
-        return self._openai._client
+        return self._http
 
     async def model_info(self) -> ModelInfo:
         """SERVED_MODEL_NAME's card (or the first model listed), cached after one call."""
@@ -151,7 +157,7 @@ class ChatClient:
     async def stream(
         self,
         messages: list[dict[str, str]],
-        settings: SamplingSettings,
+        settings: RequestParams,
         *,
         thinking: bool,
         extra_body: dict[str, Any] | None = None,

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from backend.config import server_root
+
 _KV_USAGE_NAMES = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
 
 
@@ -50,10 +52,8 @@ class ServerMetrics:
 
 def metrics_url(base_url: str) -> str:
     """``http://host:port/v1`` (or the bare root) -> ``http://host:port/metrics``."""
-    parts = urlsplit(base_url.rstrip("/"))
+    parts = urlsplit(server_root(base_url))
     path = parts.path
-    if path.endswith("/v1"):
-        path = path[: -len("/v1")]
     if not path.endswith("/metrics"):
         path = f"{path}/metrics"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))

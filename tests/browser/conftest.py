@@ -6,20 +6,17 @@ chat, which is exactly the path a user with a running vLLM takes.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 
-import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from backend.config import ROOT
-from support.chat_page import open_chat
-from support.chat_socket import ChatApp
-from support.engine import ARTIFACTS, free_port
-from support.fault_proxy import FaultProxy
+from backend.engine.process import free_port
+from tests.support.chat_page import open_chat
+from tests.support.chat_socket import ChatApp
+from tests.support.engine import ARTIFACTS
+from tests.support.fault_proxy import FaultProxy
+from tests.support.start_sh import StartSh
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -27,39 +24,22 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 @pytest.fixture(scope="session")
 def chat_url(vllm_server, tmp_path_factory):
-    port = free_port()
     env = {
-        **os.environ,
         "VLLM_BASE_URL": vllm_server.base_url,
         "VLLM_API_KEY": vllm_server.config.vllm_api_key,
-        "PORT": str(port),
+        "PORT": str(free_port()),
         "RUN_DIR": str(tmp_path_factory.mktemp("run")),
     }
-    log = (ARTIFACTS / "start-sh.log").open("w")
-    process = subprocess.Popen(
-        [str(ROOT / "start.sh")],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    start = StartSh(env, "start-sh.log")
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/hybrid-chat/status", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            pytest.fail(f"start.sh exited with {process.returncode}; see artifacts/start-sh.log")
+    while start.status() is None:
+        if start.process.poll() is not None:
+            pytest.fail(f"start.sh exited with {start.process.returncode}; see {start.log_path}")
+        if time.monotonic() > deadline:
+            pytest.fail("the chat did not come up within 180 s")
         time.sleep(0.5)
-    else:
-        pytest.fail("the chat did not come up within 180 s")
-    yield url
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C, as a user would
-    process.wait(timeout=30)
-    log.close()
+    yield start.chat_url
+    start.interrupt(timeout_s=30)  # Ctrl-C, as a user would
 
 
 # Module scope: Playwright's sync API keeps an event loop running while it is open, and

@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from support.chat_page import open_chat
-from support.compare_page import comparison, pick_budget, send_compare, side, wait_final
-from support.engine import ARTIFACTS
-from support.fault_proxy import Fault
+from tests.support.chat_page import open_chat
+from tests.support.compare_page import comparison, pick_budget, send_compare, side, wait_final
+from tests.support.engine import ARTIFACTS
+from tests.support.fault_proxy import Fault
 
 QWEN3_MATH = r"""To solve $2x + 3 = 7$, subtract 3 from both sides:
 

@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.server.metrics import parse_metrics
-from support.chat_page import open_chat
-from support.compare_page import (
+from tests.support.chat_page import open_chat
+from tests.support.compare_page import (
     WATCH_JS,
     answer_text,
     comparison,
@@ -23,8 +23,8 @@ from support.compare_page import (
     side,
     wait_final,
 )
-from support.engine import ARTIFACTS
-from support.fault_proxy import Fault
+from tests.support.engine import ARTIFACTS
+from tests.support.fault_proxy import Fault
 
 MODE_KEYS = {"temperature", "top_p", "chat_template_kwargs"}
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from support.chat_page import open_chat
-from support.chat_socket import ChatApp
-from support.engine import ARTIFACTS, free_port
-from support.fault_proxy import Fault, FaultProxy
+from backend.engine.process import free_port
+from tests.support.chat_page import open_chat
+from tests.support.chat_socket import ChatApp
+from tests.support.engine import ARTIFACTS
+from tests.support.fault_proxy import Fault, FaultProxy
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ import asyncio
 import httpx
 import pytest
 
-from support.chat_socket import ChatApp, ChatSession
-from support.engine import ARTIFACTS, free_port
-from support.fault_proxy import Fault, FaultProxy
+from tests.support.chat_socket import ChatSession
+from tests.support.fault_proxy import Fault
 
 GREEDY = {"temperature": 0}
 
@@ -22,21 +21,9 @@ QUEUED_NOTE = "Still answering your previous message; this one is next in line."
 
 
 @pytest.fixture(scope="module")
-def proxy(vllm_server):
-    fault_proxy = FaultProxy(vllm_server.config.server_root, free_port()).start()
-    yield fault_proxy
-    fault_proxy.stop()
-
-
-@pytest.fixture(scope="module")
-def app(proxy, vllm_server, tmp_path_factory):
-    env = {
-        "VLLM_BASE_URL": proxy.base_url,
-        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
-        "RUN_DIR": str(tmp_path_factory.mktemp("run-bad-input")),
-    }
-    with ChatApp(free_port(), env, ARTIFACTS / "chat-bad-input.log") as chat_app:
-        yield chat_app
+def app(chat_app):
+    with chat_app("bad-input") as app:
+        yield app
 
 
 @pytest.fixture

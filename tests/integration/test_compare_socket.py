@@ -8,31 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from support.chat_socket import ChatApp, ChatSession
-from support.engine import ARTIFACTS, free_port
-from support.fault_proxy import Fault, FaultProxy
+from tests.support.chat_socket import ChatSession
+from tests.support.fault_proxy import Fault
 
 FLUSH_MS = 200
 COMPARE = {"command": "Compare"}
 
 
 @pytest.fixture(scope="module")
-def proxy(vllm_server):
-    fault_proxy = FaultProxy(vllm_server.config.server_root, free_port()).start()
-    yield fault_proxy
-    fault_proxy.stop()
-
-
-@pytest.fixture(scope="module")
-def app(proxy, vllm_server, tmp_path_factory):
-    env = {
-        "VLLM_BASE_URL": proxy.base_url,
-        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
-        "RUN_DIR": str(tmp_path_factory.mktemp("run-compare")),
-        "STREAM_FLUSH_MS": str(FLUSH_MS),
-    }
-    with ChatApp(free_port(), env, ARTIFACTS / "chat-compare-socket.log") as chat_app:
-        yield chat_app
+def app(chat_app):
+    with chat_app("compare-socket", {"STREAM_FLUSH_MS": str(FLUSH_MS)}) as running:
+        yield running
 
 
 def _compare_versions(tab: ChatSession) -> list[dict]:

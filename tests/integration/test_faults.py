@@ -11,9 +11,9 @@ import socket
 
 import pytest
 
-from support.chat_socket import ChatApp, ChatSession
-from support.engine import ARTIFACTS, free_port
-from support.fault_proxy import Fault, FaultProxy
+from backend.engine.process import free_port
+from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.fault_proxy import Fault, FaultProxy
 
 GREEDY = {"temperature": 0}
 
@@ -24,24 +24,14 @@ QUESTION = "What is 37 + 48?"
 
 
 @pytest.fixture(scope="module")
-def proxy(vllm_server):
-    fault_proxy = FaultProxy(vllm_server.config.server_root, free_port()).start()
-    yield fault_proxy
-    fault_proxy.stop()
-
-
-@pytest.fixture(scope="module")
-def app(proxy, vllm_server, tmp_path_factory):
+def app(chat_app):
     env = {
-        "VLLM_BASE_URL": proxy.base_url,
-        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
-        "RUN_DIR": str(tmp_path_factory.mktemp("run-faults")),
         "STREAM_TIMEOUT_S": str(STREAM_TIMEOUT_S),
         "CONNECT_TIMEOUT_S": str(CONNECT_TIMEOUT_S),
         "MAX_RETRIES": str(MAX_RETRIES),
     }
-    with ChatApp(free_port(), env, ARTIFACTS / "chat-faults.log") as chat_app:
-        yield chat_app
+    with chat_app("faults", env) as app:
+        yield app
 
 
 async def ask_with(proxy: FaultProxy, app: ChatApp, fault: Fault, *, think: bool = True):
@@ -128,15 +118,15 @@ def blackhole():
 
 
 @pytest.mark.parametrize("target", ["closed", "blackhole"])
-async def test_no_server_and_no_launcher_gives_a_clear_message(target, blackhole, tmp_path):
+async def test_no_server_and_no_launcher_gives_a_clear_message(target, blackhole, chat_app):
     port = blackhole if target == "blackhole" else free_port()
     env = {
         "VLLM_BASE_URL": f"http://127.0.0.1:{port}/v1",
-        "RUN_DIR": str(tmp_path),  # no launcher status: a server started elsewhere
+        # A fresh run directory: no launcher status, as for a server started elsewhere.
         "CONNECT_TIMEOUT_S": str(CONNECT_TIMEOUT_S),
         "MAX_RETRIES": "0",
     }
-    with ChatApp(free_port(), env, ARTIFACTS / f"chat-no-server-{target}.log") as app:
+    with chat_app(f"no-server-{target}", env) as app:
         async with ChatSession(app.url, settings=GREEDY) as tab:
             reply = await tab.ask(QUESTION, think=True, timeout_s=60)
     assert len(reply.notes) == 1, reply.items

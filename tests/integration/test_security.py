@@ -13,9 +13,7 @@ import tomllib
 
 from backend.config import ROOT, Config
 from backend.engine.launcher import build_command, resolve_model, sizing
-from support.chat_socket import ChatApp, ChatSession
-from support.engine import ARTIFACTS, free_port
-from support.fault_proxy import FaultProxy
+from tests.support.chat_socket import ChatApp, ChatSession
 
 GREEDY = {"temperature": 0}
 
@@ -64,21 +62,9 @@ def test_uncovered_endpoints_are_why_the_port_must_stay_private(vllm_server):
 
 
 @pytest.fixture(scope="module")
-def proxy(vllm_server):
-    fault_proxy = FaultProxy(vllm_server.config.server_root, free_port()).start()
-    yield fault_proxy
-    fault_proxy.stop()
-
-
-@pytest.fixture(scope="module")
-def open_app(proxy, vllm_server, tmp_path_factory):
-    env = {
-        "VLLM_BASE_URL": proxy.base_url,
-        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
-        "RUN_DIR": str(tmp_path_factory.mktemp("run-security")),
-    }
-    with ChatApp(free_port(), env, ARTIFACTS / "chat-security.log") as chat_app:
-        yield chat_app
+def open_app(chat_app):
+    with chat_app("security") as app:
+        yield app
 
 
 async def test_client_cannot_add_template_or_request_fields(open_app, proxy):
@@ -156,16 +142,13 @@ async def test_without_a_password_the_chat_is_open(open_app):
         assert tab.sio.connected
 
 
-async def test_password_login_protects_the_chat(vllm_server, tmp_path):
+async def test_password_login_protects_the_chat(chat_app):
     env = {
-        "VLLM_BASE_URL": vllm_server.base_url,
-        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
-        "RUN_DIR": str(tmp_path),
         "CHAT_PASSWORD": "correct horse",
         "CHAT_USERNAME": "demo",
         "CHAINLIT_AUTH_SECRET": secrets.token_urlsafe(32),
     }
-    with ChatApp(free_port(), env, ARTIFACTS / "chat-password.log") as app:
+    with chat_app("password", env, via_proxy=False) as app:
         auth = httpx.get(f"{app.url}/auth/config", timeout=10).json()
         assert auth["requireLogin"] is True and auth["passwordAuth"] is True
         with pytest.raises(socketio.exceptions.ConnectionError):

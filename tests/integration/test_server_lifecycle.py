@@ -19,9 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.config import ROOT
-from support.chat_socket import ChatApp, ChatSession
-from support.engine import ARTIFACTS, ENGINE_START_LIMIT_S, free_port
+from backend.config import ROOT, server_root
+from backend.engine.process import free_port
+from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.engine import ARTIFACTS, ENGINE_START_LIMIT_S
 
 LOADING_NOTE = "The model is still loading; your message will be sent as soon as it is ready."
 
@@ -148,7 +149,7 @@ async def keep_busy(launcher: Launcher, requests: int = 48) -> list[asyncio.Task
             pass  # the server is killed under it
 
     tasks = [asyncio.create_task(one()) for _ in range(requests)]
-    root = env["VLLM_BASE_URL"].removesuffix("/v1")
+    root = server_root(env["VLLM_BASE_URL"])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # until vLLM is really busy with them
         metrics = (await client.get(f"{root}/metrics")).text

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from playwright.sync_api import Locator, Page, expect
 
-from support.engine import ARTIFACTS
+from tests.support.engine import ARTIFACTS
 
 ANSWER_TIMEOUT_MS = 90_000
 

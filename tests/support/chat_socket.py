@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -24,6 +23,7 @@ import httpx
 import socketio
 
 from backend.config import ROOT
+from backend.engine.process import stop_group
 
 CHAINLIT = ROOT / ".venv" / "bin" / "chainlit"
 APP_START_LIMIT_S = 120.0
@@ -77,14 +77,8 @@ class ChatApp:
         return 0
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_group(self.process, grace_s=15)
 
     def __enter__(self) -> ChatApp:
         return self.start()

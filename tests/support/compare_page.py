@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Locator, expect
 
-from support.chat_page import ANSWER_TIMEOUT_MS, ChatPage
+from tests.support.chat_page import ANSWER_TIMEOUT_MS, ChatPage
 
 # Records, from the page itself, every state each side showed before the comparison ended.
 WATCH_JS = """() => {

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import secrets
-import socket
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from backend.config import ROOT, Config
-from backend.engine.launcher import Engine, build_command, engine_env, resolve_model, sizing
+from backend.engine.launcher import build_command, engine_env, resolve_model, sizing
+from backend.engine.process import Engine
 
 ARTIFACTS = ROOT / "artifacts"
 ENGINE_START_LIMIT_S = 600
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)

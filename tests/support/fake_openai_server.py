@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +21,11 @@ from typing import Any
 
 from aiohttp import web
 
+from backend.engine.process import free_port
+
 CHAT_TEMPLATE_TOKENS = 5
 MODEL = "fake-qwen3"
 METRICS_SAMPLE = Path(__file__).with_name("vllm_metrics_sample.txt")
-
-
-def free_port() -> int:
-    """A port the OS says is free now (no fixed range: parallel runs must not collide)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -64,14 +58,18 @@ class FakeOpenAIServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    async def __aenter__(self) -> FakeOpenAIServer:
+    def app(self) -> web.Application:
+        """The server's routes: /v1/models, /tokenize, /metrics and the two completions."""
         app = web.Application()
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/tokenize", self._tokenize)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_post("/v1/chat/completions", self._stream)
         app.router.add_post("/v1/completions", self._stream)
-        self._runner = web.AppRunner(app)
+        return app
+
+    async def __aenter__(self) -> FakeOpenAIServer:
+        self._runner = web.AppRunner(self.app())
         await self._runner.setup()
         self.port = free_port()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -115,21 +113,22 @@ class FakeOpenAIServer:
         rec.in_flight += 1
         rec.max_in_flight = max(rec.max_in_flight, rec.in_flight)
         try:
-            return await self._answer(request, body, arrived, chat, nth)
+            return await self.answer(request, body, arrived, chat, nth)
         finally:
             rec.in_flight -= 1
 
-    async def _answer(
+    async def answer(
         self, request: web.Request, body: dict[str, Any], arrived: float, chat: bool, nth: int
     ) -> web.StreamResponse:
+        """Stream one recorded request's answer (subclasses script other shapes)."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         tokens = int(body.get("max_tokens") or 16)
         thinking = (body.get("chat_template_kwargs") or {}).get("enable_thinking", False)
         if chat:
-            await _send(response, _chat_chunk({"role": "assistant", "content": ""}))
+            await send_event(response, chat_chunk({"role": "assistant", "content": ""}))
         for i in range(tokens):
-            await _sleep_until(
+            await sleep_until(
                 arrived + self.script.first_token_s + i * self.script.token_interval_s
             )
             if self.script.cut_every and nth % self.script.cut_every == 0 and i == 2:
@@ -139,17 +138,17 @@ class FakeOpenAIServer:
             if not chat:
                 chunk = {"object": "text_completion", "choices": [{"index": 0, "text": text}]}
             elif thinking and i < tokens // 2:
-                chunk = _chat_chunk({"reasoning": text})
+                chunk = chat_chunk({"reasoning": text})
             else:
-                chunk = _chat_chunk({"content": text})
-            await _send(response, chunk)
+                chunk = chat_chunk({"content": text})
+            await send_event(response, chunk)
         usage = {"prompt_tokens": 7, "completion_tokens": tokens, "total_tokens": tokens + 7}
-        await _send(response, {"object": "chunk", "choices": [], "usage": usage})
+        await send_event(response, {"object": "chunk", "choices": [], "usage": usage})
         await response.write(b"data: [DONE]\n\n")
         return response
 
 
-def _chat_chunk(delta: dict[str, Any]) -> dict[str, Any]:
+def chat_chunk(delta: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
@@ -158,11 +157,11 @@ def _chat_chunk(delta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _send(response: web.StreamResponse, payload: dict[str, Any]) -> None:
+async def send_event(response: web.StreamResponse, payload: dict[str, Any]) -> None:
     await response.write(f"data: {json.dumps(payload)}\n\n".encode())
 
 
-async def _sleep_until(deadline: float) -> None:
+async def sleep_until(deadline: float) -> None:
     delay = deadline - time.perf_counter()
     if delay > 0:
         await asyncio.sleep(delay)  # the scripted token schedule

@@ -14,12 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend.engine.process import free_port
 from backend.loadtest.app_target import AnswerTracker, AppTarget
 from backend.loadtest.metrics import summarize
 from backend.loadtest.runner import run_closed_loop
 from backend.loadtest.workload import RequestSpec
-from support import chainlit_stream_app as scripted
-from support.fake_openai_server import FakeOpenAIServer, Script, free_port
+from tests.support import chainlit_stream_app as scripted
+from tests.support.fake_openai_server import FakeOpenAIServer, Script
 
 APP = Path(scripted.__file__).resolve()
 CHAINLIT = Path(sys.executable).with_name("chainlit")

@@ -16,7 +16,7 @@ from backend.loadtest.direct import DirectTarget, make_client
 from backend.loadtest.metrics import summarize
 from backend.loadtest.runner import run_closed_loop, run_open_loop
 from backend.loadtest.workload import RequestSpec, arrival_offsets_s
-from support.fake_openai_server import FakeOpenAIServer, Script
+from tests.support.fake_openai_server import FakeOpenAIServer, Script
 
 
 def specs(n, tokens=11, thinking=False):

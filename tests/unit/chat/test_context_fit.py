@@ -5,7 +5,7 @@ from backend.chat.history import History
 from backend.chat.settings import SamplingSettings
 from backend.config import Config
 from backend.server.client import ChatClient
-from support.vllm_sse import FakeVllm
+from tests.support.vllm_sse import FakeVllm
 
 
 def make(max_model_len):

@@ -1,13 +1,12 @@
 """parse_metrics / fetch_server_metrics / metrics_url against vLLM's exposition format."""
 
-from pathlib import Path
-
 import httpx
 import pytest
 
+from backend.config import ROOT  # noqa: E402
 from backend.server.metrics import ServerMetrics, fetch_server_metrics, metrics_url, parse_metrics
 
-SAMPLE = (Path(__file__).parent / "support" / "vllm_metrics_sample.txt").read_text()
+SAMPLE = (ROOT / "tests" / "support" / "vllm_metrics_sample.txt").read_text()
 
 
 def test_parses_a_vllm_sample():

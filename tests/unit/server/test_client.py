@@ -5,7 +5,7 @@ from backend.chat.settings import SamplingSettings, defaults_for
 from backend.config import Config
 from backend.server.client import ChatClient, Finish, ServerError, Usage
 from backend.server.reasoning import Segment
-from support.vllm_sse import FakeVllm, chunk, error_response, usage_chunk
+from tests.support.vllm_sse import FakeVllm, chunk, error_response, usage_chunk
 
 CONFIG = Config(max_retries=0, vllm_api_key="k")
 MESSAGES = [{"role": "user", "content": "What is 2 + 2?"}]

@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "demo_model"
+MODEL_DIR = Path(__file__).resolve().parents[2] / "demo_model"
 EMPTY_THINK = "<think>\n\n</think>\n\n"
 
 

@@ -11,21 +11,19 @@ from backend.engine.launcher import (
 from backend.engine.profiles import FORBIDDEN_FLAGS
 
 
-def test_demo_when_asked_or_unloadable(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+def test_demo_when_asked_or_unloadable(tmp_path):
+    hub = Config(hf_home=str(tmp_path))
     assert resolve_model(Config(model="demo")).demo
-    offline = resolve_model(Config(), hub_reachable=lambda: False)
+    offline = resolve_model(hub, hub_reachable=lambda: False)
     assert offline.demo and offline.served_name == DEMO_SERVED_NAME
     assert "unreachable" in offline.reason
-    online = resolve_model(Config(), hub_reachable=lambda: True)
+    online = resolve_model(hub, hub_reachable=lambda: True)
     assert not online.demo and online.path == "Qwen/Qwen3-4B"
 
 
-def test_cached_or_local_model_is_used(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
+def test_cached_or_local_model_is_used(tmp_path):
     (tmp_path / "hub" / "models--Qwen--Qwen3-4B").mkdir(parents=True)
-    assert not resolve_model(Config(), hub_reachable=lambda: False).demo
+    assert not resolve_model(Config(hf_home=str(tmp_path)), hub_reachable=lambda: False).demo
     local = resolve_model(Config(model=str(tmp_path), served_model_name="mine"))
     assert (local.path, local.served_name, local.demo) == (str(tmp_path), "mine", False)
 

@@ -15,7 +15,7 @@ from backend.planner.gpu import GPU_CATALOG, card_for_marketing_gb, detect_gpu_m
 from backend.planner.model_specs import KNOWN_MODELS, ModelSpecError, load_model_spec
 from backend.planner.startup_check import GIB
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 QWEN3_4B = KNOWN_MODELS["Qwen/Qwen3-4B"]
 ENGINE_KV_UTILS = ROOT / ".venv-engine/lib/python3.11/site-packages/vllm/v1/core/kv_cache_utils.py"
 

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from backend.config import Config, ConfigError
+from backend.engine.flags import PARSER_SNIPPET
 from backend.engine.profiles import (
     FORBIDDEN_FLAGS,
     PROFILES,
     get_profile,
     profile_args,
-    profile_from_env,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 ENGINE_PYTHON = ROOT / ".venv-engine/bin/python"
 SWITCHES = {
     "--enable-prefix-caching",
@@ -85,8 +86,14 @@ def test_unknown_profile_lists_valid_names():
         ({"VLLM_PROFILE": "low-memory"}, "low-memory"),
     ],
 )
-def test_profile_from_env(environ, expected):
-    assert profile_from_env(environ).name == expected
+def test_profile_from_env(environ, expected, tmp_path):
+    config = Config.from_env(environ, env_file=tmp_path / "none")
+    assert get_profile(config.profile).name == expected
+
+
+def test_unknown_profile_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigError, match="VLLM_PROFILE='turbo'.*balanced, throughput"):
+        Config.from_env({"VLLM_PROFILE": "turbo"}, env_file=tmp_path / "none")
 
 
 def test_bad_device_is_rejected():
@@ -94,13 +101,13 @@ def test_bad_device_is_rejected():
         profile_args(get_profile("balanced"), device="tpu")  # type: ignore[arg-type]
 
 
-PARSE_SCRIPT = """
+PARSE_SCRIPT = (
+    PARSER_SNIPPET
+    + """
 import json, sys
-from vllm.entrypoints.launchers.cli_args import make_arg_parser
-from vllm.utils.argparse_utils import FlexibleArgumentParser
 results = {}
 for key, args in json.loads(sys.argv[1]).items():
-    parser = make_arg_parser(FlexibleArgumentParser())
+    parser = new_parser()
     try:
         ns = parser.parse_args(args)
         results[key] = "ok" if ns.model_tag is None else "positional:" + ns.model_tag
@@ -110,6 +117,7 @@ for key, args in json.loads(sys.argv[1]).items():
         results[key] = "rejected"
 print(json.dumps(results))
 """
+)
 
 
 @pytest.mark.integration

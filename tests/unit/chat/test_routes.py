@@ -31,3 +31,15 @@ async def test_banner_for_demo_loading_and_unreachable(tmp_path):
     loading = await banner_info(config, FakeClient())
     assert loading["state"] == "loading"
     assert "loading…" in loading["banner"] and "up to 12" in loading["banner"]
+
+
+async def test_banner_ignores_the_status_left_by_an_earlier_start(tmp_path):
+    # A demo run left its status; now VLLM_BASE_URL points at a real server.
+    config = Config(run_dir=str(tmp_path), vllm_base_url="http://127.0.0.1:9999/v1")
+    stale = EngineStatus(
+        "stopped", demo=True, plan={"max_concurrency": 114.0}, base_url="http://127.0.0.1:8001/v1"
+    )
+    write_status(config, stale)
+    info = await banner_info(config, FakeClient(ModelInfo("Qwen/Qwen3-4B", root="Qwen/Qwen3-4B")))
+    assert info["state"] == "external" and not info["demo"]
+    assert info["banner"] == "Qwen/Qwen3-4B" and info["plan"] == {}

@@ -6,6 +6,7 @@ import statistics
 import httpx
 import pytest
 
+from backend.config import server_root
 from backend.loadtest.workload import (
     Tokenizer,
     arrival_offsets_s,
@@ -13,7 +14,7 @@ from backend.loadtest.workload import (
     thinking_flags,
     unique_prefixes,
 )
-from support.fake_openai_server import CHAT_TEMPLATE_TOKENS, FakeOpenAIServer
+from tests.support.fake_openai_server import CHAT_TEMPLATE_TOKENS, FakeOpenAIServer
 
 
 def test_prefixes_are_unique_and_seeded():
@@ -51,7 +52,7 @@ def test_gamma_burstiness_sets_the_spread(burstiness):
 @pytest.mark.parametrize("endpoint", ["chat", "completions"])
 async def test_plan_hits_the_input_length_exactly_with_tokenize(endpoint):
     async with FakeOpenAIServer() as server, httpx.AsyncClient() as http:
-        root = server.base_url.removesuffix("/v1")
+        root = server_root(server.base_url)
         tok = Tokenizer(root, "fake-qwen3", endpoint, http)
         plan = await build_plan(
             30, input_len=64, output_len=8, think_ratio=0.5, seed=5, tokenizer=tok
