@@ -43,6 +43,9 @@ def _chat_bodies(proxy) -> list[dict]:
 
 def test_both_sides_stream_at_once_from_requests_that_differ_only_in_mode(chat):
     proxy, page = chat
+    # Slower still: the page fetches the element's code on its first frame, and a busy
+    # machine may take seconds for that.
+    proxy.reset(Fault(event_delay_s=0.08))
     page.page.evaluate(WATCH_JS)
     send_compare(page, "What is 487 + 356?")
     wait_final(page)
