@@ -38,7 +38,7 @@ import httpx
 
 from backend.config import server_root
 from backend.server.metrics import metrics_url, parse_metrics
-from bench.vllm_server import BENCH_SERVE
+from bench.vllm_server import BENCH_SERVE, stream_probe
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -155,22 +155,6 @@ def run_one(tool: str, base_url: str, c: int, n: int, ns: argparse.Namespace, se
     }
 
 
-def stream_probe(base_url: str, input_len: int, output_len: int) -> dict[str, Any]:
-    """One completions stream read raw: when each SSE event came and whether it had text."""
-    prompt = " ".join(f"word{i % 97}" for i in range(input_len))
-    body = {"model": MODEL, "prompt": prompt, "max_tokens": output_len, "stream": True,
-            "temperature": 0.0, "ignore_eos": True}  # fmt: skip
-    events = []
-    start = time.perf_counter()
-    with httpx.stream("POST", f"{base_url}/completions", json=body, timeout=60) as response:
-        for line in response.iter_lines():
-            if line.startswith("data: ") and line != "data: [DONE]":
-                data = json.loads(line[6:])
-                text = data["choices"][0].get("text") if data.get("choices") else None
-                events.append([round(1000 * (time.perf_counter() - start), 2), text])
-    return {"events_ms_text": events}
-
-
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per level: each tool's mean over rounds, its spread, and loadtest vs vLLM in %."""
     out = []
@@ -285,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(ns.json_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        data["stream_probe"] = [stream_probe(config.vllm_base_url, ns.input_len, ns.output_len)
-                                for _ in range(3)]  # fmt: skip
+        probe = (config.vllm_base_url, MODEL, ns.input_len, ns.output_len)
+        data["stream_probe"] = [stream_probe(*probe) for _ in range(3)]
         for rnd, c, n, tool, seed in plan(ns):
             run = run_one(tool, config.vllm_base_url, c, n, ns, seed)
             run["round"] = rnd

@@ -37,10 +37,10 @@ from backend.loadtest import cli, report
 from backend.loadtest.direct import DirectTarget, make_client, timed_result
 from backend.loadtest.metrics import RequestResult
 from backend.loadtest.workload import RequestSpec
+from tests.support.chat_app import ChatApp
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
-CHAINLIT = ROOT / ".venv" / "bin" / "chainlit"
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
 
@@ -104,26 +104,17 @@ def vllm_server() -> Iterator[tuple[str, int]]:
 
 @contextlib.contextmanager
 def chat_app(base_url: str, flush_ms: float) -> Iterator[tuple[str, int]]:
-    port = free_port()
+    """The chat front end against ``base_url``: (its URL, its pid)."""
     with tempfile.TemporaryDirectory() as run_dir:
         env = {
-            **os.environ,
             "VLLM_BASE_URL": base_url,
             "VLLM_API_KEY": "",
             "RUN_DIR": run_dir,
             "STREAM_FLUSH_MS": f"{flush_ms:g}",
         }
-        cmd = [str(CHAINLIT), "run", "app.py", "--headless", "--port", str(port)]
-        cmd += ["--host", "127.0.0.1"]
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_http(f"http://127.0.0.1:{port}/", proc, 90)
-            yield f"http://127.0.0.1:{port}", proc.pid
-        finally:
-            stop_group(proc)
+        with ChatApp(free_port(), env, Path(run_dir) / "chat.log") as app:
+            assert app.process is not None
+            yield app.url, app.process.pid
 
 
 class AppLikeDirect(DirectTarget):

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.engine.process import free_port
-from tests.support.chat_socket import ChatApp, ChatSession, Reply
+from tests.support.chat_app import ChatApp
+from tests.support.chat_socket import ChatSession, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 

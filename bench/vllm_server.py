@@ -3,7 +3,8 @@
 - ``Server``: one process group (the API server and its engine core), polled on ``/health``
   with a deadline, stopped with every child so the next start finds the GPU free.
 - ``check_flags``: each flag, with its value, through the installed vLLM's own argument
-  parser (the machine may run an older vLLM than the one the profiles were written for).
+  parser (the machine may run an older vLLM than the one the profiles were written for;
+  built by the launcher's own snippet, `backend.engine.flags.PARSER_SNIPPET`).
 - ``parse_startup``: the numbers the planner predicts (weights, KV cache GiB and tokens,
   concurrency, CUDA graphs) and the lines they came from.
 """
@@ -20,6 +21,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from backend.engine.flags import PARSER_SNIPPET
 from backend.engine.process import stop_group
 
 
@@ -38,29 +42,22 @@ def flag_key(pair: tuple[str, str | None]) -> str:
     return pair[0] + ("=" + pair[1] if pair[1] else "")
 
 
-CHECK_FLAGS = """
-import importlib, json, sys
-def first(names, attr):
-    for name in names:
-        try:
-            return getattr(importlib.import_module(name), attr)
-        except (ImportError, AttributeError):
-            pass
-    raise ImportError(attr)
-Parser = first(["vllm.utils.argparse_utils", "vllm.utils"], "FlexibleArgumentParser")
-make = first(["vllm.entrypoints.openai.cli_args", "vllm.entrypoints.launchers.cli_args"],
-             "make_arg_parser")
+CHECK_FLAGS = (
+    PARSER_SNIPPET
+    + """
+import json, sys
 out = {}
 for flag, value in json.loads(sys.argv[1]):
     argv = ["--model", "m", flag] + ([value] if value is not None else [])
     key = flag + ("=" + value if value else "")
     try:
-        make(Parser()).parse_args(argv)
+        new_parser().parse_args(argv)
         out[key] = "ok"
     except SystemExit:
         out[key] = "rejected"
 print("FLAGS " + json.dumps(out))
 """
+)
 
 
 # ``vllm bench serve`` without the console script (which needs vLLM's distribution metadata)
@@ -188,3 +185,19 @@ def describe_device(python: str) -> dict[str, Any]:
         except (OSError, subprocess.TimeoutExpired) as exc:
             info[key] = f"unavailable: {exc}"
     return info
+
+
+def stream_probe(base_url: str, model: str, input_len: int, output_len: int) -> dict[str, Any]:
+    """One completions stream read raw: when each SSE event came and whether it had text."""
+    prompt = " ".join(f"word{i % 97}" for i in range(input_len))
+    body = {"model": model, "prompt": prompt, "max_tokens": output_len, "stream": True,
+            "temperature": 0.0, "ignore_eos": True}  # fmt: skip
+    events = []
+    start = time.perf_counter()
+    with httpx.stream("POST", f"{base_url}/completions", json=body, timeout=60) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                data = json.loads(line[6:])
+                text = data["choices"][0].get("text") if data.get("choices") else None
+                events.append([round(1000 * (time.perf_counter() - start), 2), text])
+    return {"events_ms_text": events}

@@ -2,7 +2,7 @@
 
 Real-server and browser tests share one engine per test session (it takes about a
 minute to start on two cores). It is launched exactly as start.sh launches it, through
-backend.engine.launcher, and stopped at the end with its whole process group.
+backend.engine, and stopped at the end with its whole process group.
 """
 
 from __future__ import annotations

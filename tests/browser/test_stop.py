@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.engine.process import free_port
+from tests.support.chat_app import ChatApp
 from tests.support.chat_page import open_chat
-from tests.support.chat_socket import ChatApp
 from tests.support.engine import ARTIFACTS
 from tests.support.fault_proxy import Fault, FaultProxy
 

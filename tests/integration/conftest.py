@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from backend.engine.process import free_port
-from tests.support.chat_socket import ChatApp
+from tests.support.chat_app import ChatApp
 from tests.support.engine import ARTIFACTS, RunningEngine
 from tests.support.fault_proxy import FaultProxy
 

@@ -12,7 +12,8 @@ import socket
 import pytest
 
 from backend.engine.process import free_port
-from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.chat_app import ChatApp
+from tests.support.chat_socket import ChatSession
 from tests.support.fault_proxy import Fault, FaultProxy
 
 GREEDY = {"temperature": 0}

@@ -13,7 +13,8 @@ import tomllib
 
 from backend.config import ROOT, Config
 from backend.engine.launcher import build_command, resolve_model, sizing
-from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.chat_app import ChatApp
+from tests.support.chat_socket import ChatSession
 
 GREEDY = {"temperature": 0}
 

@@ -21,7 +21,8 @@ import pytest
 
 from backend.config import ROOT, server_root
 from backend.engine.process import free_port
-from tests.support.chat_socket import ChatApp, ChatSession
+from tests.support.chat_app import ChatApp
+from tests.support.chat_socket import ChatSession
 from tests.support.engine import ARTIFACTS, ENGINE_START_LIMIT_S
 
 LOADING_NOTE = "The model is still loading; your message will be sent as soon as it is ready."
