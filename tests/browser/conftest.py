@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from backend.engine.process import free_port
+from tests.support.chat_app import ChatApp
 from tests.support.chat_page import open_chat
-from tests.support.chat_socket import ChatApp
 from tests.support.engine import ARTIFACTS
 from tests.support.fault_proxy import FaultProxy
 from tests.support.start_sh import StartSh

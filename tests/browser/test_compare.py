@@ -41,11 +41,24 @@ def _chat_bodies(proxy) -> list[dict]:
     return [b for b in proxy.record.bodies if b.get("stream")]
 
 
+def test_side_by_side_when_wide_stacked_when_narrow(chat):
+    _, page = chat
+    send_compare(page, "What is 12 + 30?")
+    wait_final(page)
+    wide = [side(page, k).bounding_box() for k in ("think", "no_think")]
+    assert abs(wide[0]["y"] - wide[1]["y"]) < 2 and wide[1]["x"] > wide[0]["x"] + 100
+    page.page.set_viewport_size({"width": 560, "height": 900})
+    time.sleep(0.3)  # one layout pass
+    narrow = [side(page, k).bounding_box() for k in ("think", "no_think")]
+    assert narrow[1]["y"] >= narrow[0]["y"] + narrow[0]["height"] - 1
+    comparison(page).screenshot(path=str(ARTIFACTS / "compare-narrow.png"))
+    page.page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def test_both_sides_stream_at_once_from_requests_that_differ_only_in_mode(chat):
     proxy, page = chat
-    # Slower still: the page fetches the element's code on its first frame, and a busy
-    # machine may take seconds for that.
-    proxy.reset(Fault(event_delay_s=0.08))
+    # The element's code was fetched by the comparison before (the first one waits for it).
+    proxy.reset(Fault(event_delay_s=0.05))
     page.page.evaluate(WATCH_JS)
     send_compare(page, "What is 487 + 356?")
     wait_final(page)
@@ -65,6 +78,7 @@ def test_both_sides_stream_at_once_from_requests_that_differ_only_in_mode(chat):
     expect(page.user_messages().last.locator(".command-span")).to_have_text("Compare")
     # Live: each side showed a streaming state and a growing answer before the end.
     seen = page.page.evaluate("() => window.__compare")
+    assert set(seen) == {"think", "no_think"}, seen
     assert "thinking" in seen["think"]["statuses"], seen
     assert "answering" in seen["no_think"]["statuses"], seen
     for key in ("think", "no_think"):
@@ -81,20 +95,6 @@ def test_both_sides_stream_at_once_from_requests_that_differ_only_in_mode(chat):
     assert same == {k: v for k, v in direct.items() if k not in MODE_KEYS}
     # Think is selected again for the next message.
     expect(page.page.locator("#command-Think")).to_have_class(re.compile("text-command"))
-
-
-def test_side_by_side_when_wide_stacked_when_narrow(chat):
-    _, page = chat
-    send_compare(page, "What is 12 + 30?")
-    wait_final(page)
-    wide = [side(page, k).bounding_box() for k in ("think", "no_think")]
-    assert abs(wide[0]["y"] - wide[1]["y"]) < 2 and wide[1]["x"] > wide[0]["x"] + 100
-    page.page.set_viewport_size({"width": 560, "height": 900})
-    time.sleep(0.3)  # one layout pass
-    narrow = [side(page, k).bounding_box() for k in ("think", "no_think")]
-    assert narrow[1]["y"] >= narrow[0]["y"] + narrow[0]["height"] - 1
-    comparison(page).screenshot(path=str(ARTIFACTS / "compare-narrow.png"))
-    page.page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_the_kept_answer_is_the_only_one_the_server_sees_next(chat):
