@@ -117,7 +117,7 @@ def test_budget_picker_applies_to_the_message_and_shows_on_it(chat):
 def _assert_math(answer) -> None:
     expect(answer.locator(".katex-display")).to_have_count(2)  # \[ \] and the aligned $$
     assert answer.locator(".katex").count() >= 5  # + $2x+3=7$, \( \), \boxed
-    expect(answer.locator(".katex .fbox")).to_have_count(1)  # \\boxed
+    expect(answer.locator(".katex .fbox")).to_have_count(1)  # how KaTeX draws \boxed
     expect(answer.locator(".katex .mfrac").first).to_be_visible()
     # KaTeX's stylesheet is there: the MathML copy is hidden, not shown as text.
     assert answer.locator(".katex-mathml").first.evaluate(
