@@ -58,6 +58,16 @@ def data_layer():
 ui.data_layer()
 
 
+@cl.action_callback("compare_keep")
+async def compare_keep(action: cl.Action):
+    await ui.compare_keep(action)
+
+
+@cl.action_callback("regenerate")
+async def regenerate(action: cl.Action):
+    await ui.answer_again(action)
+
+
 @cl.on_chat_end
 async def on_chat_end():
     await ui.end_chat()

@@ -18,6 +18,14 @@ class Coalescer:
         self._buffer: list[str] = []
         self._last_flush: float | None = None
 
+    @property
+    def interval_s(self) -> float:
+        return self._interval_s
+
+    @interval_s.setter
+    def interval_s(self, value: float) -> None:
+        self._interval_s = value
+
     def add(self, text: str) -> str | None:
         """Buffer ``text``; return what should be sent now, if anything."""
         self._buffer.append(text)

@@ -16,14 +16,16 @@ from chainlit.chat_context import chat_contexts
 from chainlit.types import CommandDict
 
 from backend.auth.hooks import forget_refused_resume
-from backend.chat import routes, saved
+from backend.chat import budget, compare, regenerate, routes, saved
 from backend.chat.history import History
-from backend.chat.modes import THINK_COMMAND, resolve_mode
+from backend.chat.mathtext import normalize_math
+from backend.chat.modes import THINK_COMMAND, MessageMode, resolve_mode
 from backend.chat.panel import build_widgets
 from backend.chat.settings import SAMPLING_FIELDS, SettingsState
 from backend.chat.starters import STARTERS
 from backend.chat.status import show_status
 from backend.chat.turn import run_turn
+from backend.chat.view import AnswerView
 from backend.config import Config
 from backend.metrics import METRICS
 from backend.server.client import ChatClient
@@ -52,6 +54,14 @@ COMMANDS: list[CommandDict] = [
         "icon": "download",
         "description": "Download this conversation as Markdown and JSON",
         "button": False,
+        "persistent": False,
+        "selected": False,
+    },
+    {
+        "id": compare.COMMAND,
+        "icon": "columns-2",
+        "description": "Ask in both modes at once and compare the answers side by side",
+        "button": True,
         "persistent": False,
         "selected": False,
     },
@@ -104,6 +114,7 @@ async def start_chat() -> None:
     state = _state()
     METRICS.session_opened(cl.context.session.id)
     await cl.context.emitter.set_commands(COMMANDS)
+    await cl.context.emitter.set_modes([budget.budget_mode()])
     widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
     await cl.ChatSettings(widgets).send()
     await saved.announce_history_off()
@@ -127,6 +138,7 @@ async def handle_message(message: cl.Message | None) -> None:
     if message.command == EXPORT_COMMAND:
         await saved.export({STATUS_COMMAND, EXPORT_COMMAND})
         return
+    comparing = message.command == compare.COMMAND
     mode = resolve_mode(message.content or "", button_on=message.command == THINK_COMMAND)
     if not mode.text:
         await note("Your message is empty, so nothing was sent. Type a question first.")
@@ -136,28 +148,60 @@ async def handle_message(message: cl.Message | None) -> None:
     METRICS.session_opened(cl.context.session.id)  # a tab that reconnected is active again
     if state.lock.locked():
         await note("Still answering your previous message; this one is next in line.")
+    choice = budget.chosen(getattr(message, "modes", None))
     async with state.lock:
-        state.think = message.command == THINK_COMMAND
+        state.think = comparing or message.command == THINK_COMMAND
         if (kept := await saved.undo_after(state.saving, message)) is not None:
             state.history = saved.history_from(kept)  # an edit: re-run from this message
-        if message.command != mode.label:
-            message.command = mode.label  # the bubble shows the mode it was sent in
-            await message.update()
-        await _saved_turn(state, message, mode)
+        await regenerate.withdraw()
+        shown = compare.COMMAND if comparing else mode.label
+        await _label(message, budget.label(shown, choice, thinking=comparing or mode.thinking))
+        if comparing:
+            await cl.context.emitter.set_commands(COMMANDS)  # Think is selected again
+            args = (get_client(), state.history, state.settings, mode.text, choice)
+            await compare.run_compare(*args)
+            return
+        view = await _saved_turn(state, message, mode, choice.tokens)
+        await regenerate.offer(view.message, mode.thinking, choice.tokens)
 
 
-async def _saved_turn(state: ChatState, message: cl.Message, mode) -> None:
+async def _saved_turn(
+    state: ChatState, message: cl.Message, mode: MessageMode, budget_tokens: int | None
+) -> AnswerView:
     """Run the turn; record it for edits, keep settings with the thread, watch saving."""
-    views = []
+    views: list[AnswerView] = []
     run = cl.context.current_step
     await saved.notice_unsaved(state.saving)
     try:
-        await run_turn(get_client(), state.history, state.settings, mode, on_view=views.append)
+        return await run_turn(
+            get_client(), state.history, state.settings, mode, budget_tokens, views.append
+        )
     finally:
         if views:
             saved.record_turn(state.saving, message, mode.text, views[0], run.id if run else None)
         saved.save_thread_state(state.settings, think=state.think)
         saved.watch_saving(state.saving)
+
+
+async def _label(message: cl.Message, label: str) -> None:
+    """The bubble shows the mode it was sent in; its text is made safe for LaTeX too."""
+    content = normalize_math(message.content or "")
+    if message.command != label or message.content != content:
+        message.command, message.content = label, content
+        await message.update()
+
+
+async def compare_keep(action: cl.Action) -> None:
+    state = _state()
+    if problem := await compare.keep(action.payload, state.history, state.lock):
+        await note(problem)
+
+
+async def answer_again(action: cl.Action) -> None:
+    state = _state()
+    args = (get_client(), state.history, state.settings, state.lock)
+    if problem := await regenerate.answer_again(action.payload, *args):
+        await note(problem)
 
 
 async def resume_chat(thread: dict) -> None:

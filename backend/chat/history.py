@@ -45,6 +45,20 @@ class History:
         if answer.strip():
             self.turns.append(Turn("assistant", clean_text(answer)))
 
+    def replace_last_answer(self, answer: str) -> None:
+        """The last exchange's answer becomes ``answer`` (none if it is empty)."""
+        if self.turns and self.turns[-1].role == "assistant":
+            self.turns.pop()
+        self.add_assistant(answer)
+
+    def pop_last_exchange(self) -> str | None:
+        """Remove the last question and its answer; the question's text (None: none)."""
+        if self.turns and self.turns[-1].role == "assistant":
+            self.turns.pop()
+        if self.turns and self.turns[-1].role == "user":
+            return self.turns.pop().content
+        return None
+
     def drop_last_user(self) -> None:
         if self.turns and self.turns[-1].role == "user":
             self.turns.pop()

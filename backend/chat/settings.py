@@ -160,7 +160,11 @@ class SettingsState:
                 self.overridden.add(name)
         return notes
 
-    def for_message(self, thinking: bool) -> SamplingSettings:
+    def for_message(self, thinking: bool, budget: int | None = None) -> SamplingSettings:
+        """Settings for one message: its mode's presets for fields not set by hand, and
+        ``budget`` (the composer's pick; None = the panel's) as the thinking budget."""
+        if budget is not None:
+            return self.for_message(thinking).model_copy(update={"thinking_budget": budget})
         mode = defaults_for(thinking)
         keep = {n: getattr(self.current, n) for n in self.overridden}
         rest = {

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
-from backend.chat.view import AnswerView
 from backend.server.client import Usage
+
+
+class StreamedAnswer(Protocol):
+    """What the stats need from a streamed answer (`AnswerView`, a comparison's `Side`)."""
+
+    started_at: float
+    first_token_at: float | None
+    thinking_s: float | None
+    reasoning: str
+    answer: str
 
 
 @dataclass(frozen=True)
@@ -19,7 +29,7 @@ class AnswerStats:
 
     @classmethod
     def from_view(
-        cls, view: AnswerView, usage: Usage | None, finish: str | None = None
+        cls, view: StreamedAnswer, usage: Usage | None, finish: str | None = None
     ) -> AnswerStats:
         now = time.monotonic()
         ttft = view.first_token_at - view.started_at if view.first_token_at else None

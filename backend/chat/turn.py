@@ -36,10 +36,13 @@ async def run_turn(
     history: History,
     settings_state: SettingsState,
     mode: MessageMode,
+    budget: int | None = None,
     on_view: Callable[[AnswerView], None] | None = None,
-) -> None:
-    """``on_view`` receives the answer's view first, to learn what was shown and saved."""
-    wanted = settings_state.for_message(mode.thinking)
+) -> AnswerView:
+    """Answer ``mode.text``; ``budget`` is the composer's thinking budget (None: the panel's).
+    ``on_view`` receives the answer's view first, to learn what was shown and saved.
+    Returns the view (its ``message`` is the answer shown, None if nothing was shown)."""
+    wanted = settings_state.for_message(mode.thinking, budget)
     settings, missing = served_settings(client.config, wanted, thinking=mode.thinking)
     if missing:
         await cl.Message(content=missing, author="Chat").send()
@@ -52,7 +55,7 @@ async def run_turn(
     try:
         if not await _prepare(client, history, settings, mode):
             history.drop_last_user()
-            return
+            return view
         messages = history.messages(settings.system_prompt)
         try:
             usage, finish = await _stream(client, messages, settings, mode, view)
@@ -70,17 +73,18 @@ async def run_turn(
         await view.finish(note=str(exc))
         history.add_assistant(view.answer)
         _record(view, mode, "error", exc=exc)
-        return
+        return view
     except Exception as exc:  # never a stack trace in the chat
         log.exception("chat turn failed")
         await view.finish(note=f"Something went wrong ({type(exc).__name__}); please try again.")
         _record(view, mode, "error", exc=exc)
-        return
+        return view
     stats = AnswerStats.from_view(view, usage, finish)
     view.saved.update(usage=asdict(stats), finish_reason=finish)
     await view.finish(note=_finish_note(view, finish, settings.max_tokens), stats=stats.line())
     history.add_assistant(view.answer)
     _record(view, mode, "length" if finish == "length" else "completed", stats)
+    return view
 
 
 def _record(

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import chainlit as cl
 
 from backend.chat.coalesce import Coalescer
+from backend.chat.mathtext import RenderedStream, normalize_math
 from backend.server.reasoning import Segment
 from backend.store.transcript import SAVED_KEY
 
@@ -49,6 +50,9 @@ class AnswerView:
         self._thinking_since: float | None = None
         self._step_buffer = Coalescer(interval_s)
         self._answer_buffer = Coalescer(interval_s)
+        # What the page shows is the text made safe for Markdown + LaTeX (mathtext.py).
+        self._step_render = RenderedStream()
+        self._answer_render = RenderedStream()
         self.budget_cut = False
         self.saved: dict = {}  # stored with the answer (mode, stats…), see finish()
 
@@ -83,26 +87,26 @@ class AnswerView:
             self.step.show_input = False
             await self.step.send()
         self.reasoning += text
-        if chunk := self._step_buffer.add(text):
-            await self.step.stream_token(chunk)
+        if self._step_buffer.add(text) is not None:
+            await _stream(self.step, self._step_render, self.reasoning)
 
     async def _add_answer(self, text: str) -> None:
         await self.end_thinking()
         if self.message is None:
             self.message = cl.Message(content="")
         self.answer += text
-        if chunk := self._answer_buffer.add(text):
-            await self.message.stream_token(chunk)
+        if self._answer_buffer.add(text) is not None:
+            await _stream(self.message, self._answer_render, self.answer)
 
     async def end_thinking(self, *, stopped: bool = False) -> None:
         if self.step is None or self.thinking_s is not None:
             return
-        if rest := self._step_buffer.drain():
-            await self.step.stream_token(rest)
+        if self._step_buffer.drain():
+            await _stream(self.step, self._step_render, self.reasoning)
         self.thinking_s = time.monotonic() - (self._thinking_since or self.started_at)
         self.budget_cut = self.budget_cut or BUDGET_SENTENCE in self.reasoning
         self.step.name = thought_title(self.thinking_s, budget_cut=self.budget_cut, stopped=stopped)
-        self.step.output = self.reasoning.strip()
+        self.step.output = normalize_math(self.reasoning.strip())
         self.step.end = _now_iso()
         await self.step.update()
 
@@ -113,9 +117,9 @@ class AnswerView:
         await self.end_thinking(stopped=stopped)
         if self.message is None:
             self.message = cl.Message(content="")
-        if rest := self._answer_buffer.drain():
-            await self.message.stream_token(rest)
-        content = self.answer.strip()
+        if self._answer_buffer.drain():
+            await _stream(self.message, self._answer_render, self.answer)
+        content = normalize_math(self.answer.strip())
         for extra in (note, stats):
             if extra:
                 content = f"{content}\n\n*{extra}*" if content else f"*{extra}*"
@@ -130,3 +134,9 @@ class AnswerView:
         record = {"role": "answer", "answer": self.answer, "note": note, "stats": stats}
         record.update(stopped=stopped, thinking_s=self.thinking_s, **self.saved)
         return record
+
+
+async def _stream(target: cl.Step | cl.Message, render: RenderedStream, raw: str) -> None:
+    if update := render.update(raw):
+        token, is_sequence = update
+        await target.stream_token(token, is_sequence=is_sequence)

@@ -12,7 +12,10 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from backend.engine.process import free_port
+from tests.support.chat_app import ChatApp
 from tests.support.chat_page import open_chat
+from tests.support.engine import ARTIFACTS
+from tests.support.fault_proxy import FaultProxy
 from tests.support.start_sh import StartSh
 
 CHROMIUM = "/usr/bin/chromium"
@@ -53,3 +56,21 @@ def browser():
 def chat(browser, chat_url, request):
     with open_chat(browser, chat_url, request.node.name) as chat_page:
         yield chat_page
+
+
+@pytest.fixture(scope="module")
+def proxied_chat(vllm_server, tmp_path_factory, request):
+    """(proxy, url): a chat whose model server is the session's vLLM behind a recording,
+    fault-injecting proxy (support/fault_proxy.py); one per test module."""
+    proxy = FaultProxy(vllm_server.config.server_root, free_port()).start()
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    env = {
+        "VLLM_BASE_URL": proxy.base_url,
+        "VLLM_API_KEY": vllm_server.config.vllm_api_key,
+        "RUN_DIR": str(tmp_path_factory.mktemp(f"run-{name}")),
+    }
+    try:
+        with ChatApp(free_port(), env, ARTIFACTS / f"chat-{name}.log") as app:
+            yield proxy, app.url
+    finally:
+        proxy.stop()

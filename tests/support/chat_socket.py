@@ -27,6 +27,7 @@ class Shown:
     author: str
     content: str
     parent_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
     is_error: bool = False
     versions: list[str] = field(default_factory=list)  # each text it showed, in order
 
@@ -90,6 +91,7 @@ class ChatSession:
     resume_error: str = ""  # what the server said when it could not resume
     deleted: list[str] = field(default_factory=list)  # ids the server took off the screen
     runs_ended: int = 0  # on_message runs finished (an edit re-runs one)
+    elements: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # id -> versions
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     socket: ChatSocket | None = None
 
@@ -145,6 +147,8 @@ class ChatSession:
             self.resume_error = str(data or "error")
         elif event == "delete_message":
             self.deleted.append(str(data.get("id")))
+        elif event == "element":
+            self.elements.setdefault(str(data.get("id")), []).append(data)
         self._changed.set()
 
     def _step(self, data: dict[str, Any]) -> None:
@@ -154,6 +158,7 @@ class ChatSession:
         item.author = data.get("name") or item.author
         item.parent_id = data.get("parentId") or item.parent_id
         item.is_error = bool(data.get("isError")) or item.is_error
+        item.metadata = data.get("metadata") or item.metadata
         if item.type == "run" and item.author == "on_message" and data.get("end"):
             self.answered.add(str(item.parent_id))
             self.runs_ended += 1

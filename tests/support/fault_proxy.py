@@ -3,8 +3,9 @@
 The front end talks to the proxy as if it were vLLM; the proxy forwards every request
 upstream and streams the answer back event by event, unless a `Fault` says otherwise:
 stall after n events (the connection stays open, nothing more is sent), garble an event,
-cut the connection, answer a scripted HTTP status, or rewrite the request body (so the
-real vLLM produces its own error). It records each chat request's JSON body, so tests can
+cut the connection, answer a scripted HTTP status, rewrite the request body (so the
+real vLLM produces its own error), or replace the answer's text (to show outputs the demo
+model cannot write, such as Qwen3's LaTeX). It records each chat request's JSON body, so tests can
 check what the front end really sent. It runs in its own thread with its own event loop.
 """
 
@@ -31,6 +32,12 @@ class Fault:
     hold_s: float = 0.0  # silence before forwarding at all (no headers yet)
     event_delay_s: float = 0.0  # pause before each event: a slow but healthy stream
     body_update: dict[str, Any] = field(default_factory=dict)  # merged into the request
+    # The answer text the real server streams is replaced by this one (spread over its
+    # content events, the rest with the final one); reasoning, timing, usage stay real.
+    answer_text: str | None = None
+    # When set, the fault applies only to requests with this enable_thinking (one side
+    # of a comparison); the others pass untouched.
+    only_thinking: bool | None = None
 
 
 @dataclass
@@ -91,6 +98,9 @@ class FaultProxy:
         body = json.loads(raw)
         self.record.bodies.append(body)
         fault = self.fault
+        thinking = (body.get("chat_template_kwargs") or {}).get("enable_thinking")
+        if fault.only_thinking is not None and thinking != fault.only_thinking:
+            fault = Fault()
         if fault.status is not None:
             error = {"message": f"scripted failure {fault.status}", "code": fault.status}
             return web.json_response({"error": error}, status=fault.status)
@@ -127,6 +137,7 @@ async def _relay(request: web.Request, up, response: web.StreamResponse, fault: 
     """Copy SSE events one by one, applying the fault."""
     buffer = b""
     sent = 0
+    script = _AnswerScript(fault.answer_text) if fault.answer_text is not None else None
     async for data in up.content.iter_any():
         buffer += data
         while b"\n\n" in buffer:
@@ -140,5 +151,27 @@ async def _relay(request: web.Request, up, response: web.StreamResponse, fault: 
                 await asyncio.sleep(fault.event_delay_s)
             if fault.garble_after is not None and sent == fault.garble_after:
                 event = b'data: {"id": "chatcmpl-x", "choices": [{"delta": {"content": '
+            if script is not None:
+                event = script.rewrite(event)
             await response.write(event + b"\n\n")
             sent += 1
+
+
+class _AnswerScript:
+    """Hands out a scripted answer over the content events of a real stream."""
+
+    def __init__(self, text: str, piece_chars: int = 6):
+        self.pieces = [text[i : i + piece_chars] for i in range(0, len(text), piece_chars)]
+
+    def rewrite(self, event: bytes) -> bytes:
+        if not event.startswith(b"data: {"):
+            return event
+        chunk = json.loads(event[len(b"data: ") :])
+        for choice in chunk.get("choices") or ():
+            delta = choice.setdefault("delta", {})
+            if choice.get("finish_reason"):
+                delta["content"] = "".join(self.pieces)
+                self.pieces = []
+            elif delta.get("content"):
+                delta["content"] = self.pieces.pop(0) if self.pieces else ""
+        return b"data: " + json.dumps(chunk).encode()

@@ -50,3 +50,36 @@ def test_empty_answer_not_stored_and_oldest_exchange_dropped():
     assert history.drop_oldest_exchange()
     assert [t.content for t in history.turns] == ["three"]
     assert not history.drop_oldest_exchange()
+
+
+def test_replace_last_answer_keeps_one_answer():
+    from backend.chat.history import History
+
+    h = History()
+    h.add_user("q")
+    h.add_assistant("thinking answer")
+    h.replace_last_answer("direct answer")
+    assert h.messages() == [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "direct answer"},
+    ]
+    h.replace_last_answer("")  # an empty pick leaves the question unanswered
+    assert [t.role for t in h.turns] == ["user"]
+    h.replace_last_answer("again")
+    assert [t.content for t in h.turns] == ["q", "again"]
+
+
+def test_pop_last_exchange_returns_the_question():
+    from backend.chat.history import History
+
+    h = History()
+    assert h.pop_last_exchange() is None
+    h.add_user("first")
+    h.add_assistant("a1")
+    h.add_user("second")
+    h.add_assistant("a2")
+    assert h.pop_last_exchange() == "second"
+    assert [t.content for t in h.turns] == ["first", "a1"]
+    h.add_user("unanswered")
+    assert h.pop_last_exchange() == "unanswered"
+    assert [t.content for t in h.turns] == ["first", "a1"]

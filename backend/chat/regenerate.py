@@ -1,0 +1,135 @@
+"""Regenerate: under the last answer, answer again in the same mode or in the other one.
+
+The actions sit under the latest answer only (older ones are removed when a new answer
+arrives). Answering again drops the last exchange's answer from the model's history and
+asks the same question again; the new answer replaces the old one there, and the old one
+on screen says so. Chainlit runs action callbacks outside the message task, so the new
+answer runs as the session's current task: Stop cancels it like any answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import chainlit as cl
+
+from backend.chat.history import History
+from backend.chat.modes import NO_THINK_LABEL, THINK_COMMAND, MessageMode
+from backend.chat.settings import SettingsState
+from backend.chat.turn import run_turn
+from backend.server.client import ChatClient
+
+ACTION = "regenerate"
+SESSION_KEY = "regenerate_last"
+REPLACED_NOTE = "*Replaced by the answer below.*"
+
+
+@dataclass
+class Offer:
+    message: cl.Message
+    thinking: bool
+    budget: int | None = None
+    actions: list[cl.Action] = field(default_factory=list)
+
+
+def actions_for(thinking: bool) -> list[cl.Action]:
+    same, other = (THINK_COMMAND, NO_THINK_LABEL) if thinking else (NO_THINK_LABEL, THINK_COMMAND)
+    return [
+        cl.Action(
+            name=ACTION,
+            payload={"thinking": thinking},
+            label=f"Again ({same})",
+            tooltip="Answer again in the same mode; the new answer replaces this one",
+            icon="refresh-cw",
+        ),
+        cl.Action(
+            name=ACTION,
+            payload={"thinking": not thinking},
+            label=f"Again ({other})",
+            tooltip="Answer again in the other mode; the new answer replaces this one",
+            icon="repeat",
+        ),
+    ]
+
+
+async def withdraw() -> None:
+    """Remove the actions under the previous answer (a new answer is coming)."""
+    offer: Offer | None = cl.user_session.get(SESSION_KEY)
+    cl.user_session.set(SESSION_KEY, None)
+    if offer is not None:
+        for action in offer.actions:
+            await action.remove()
+
+
+async def offer(message: cl.Message | None, thinking: bool, budget: int | None = None) -> None:
+    """Put the actions under ``message`` (the newest answer; None: there is none)."""
+    await withdraw()
+    if message is None or not message.id:
+        return
+    new = Offer(message, thinking, budget, actions_for(thinking))
+    for action in new.actions:
+        await action.send(for_id=message.id)
+    cl.user_session.set(SESSION_KEY, new)
+
+
+async def run_as_task(coro: Coroutine[Any, Any, None]) -> None:
+    """Run ``coro`` as the session's current task, so Stop cancels it and the composer
+    shows an answer in progress, as for a message."""
+    session = cl.context.session
+    task = asyncio.ensure_future(coro)
+    session.current_task = task
+    await cl.context.emitter.task_start()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await cl.context.emitter.task_end()
+
+
+async def mark_replaced(old: cl.Message) -> None:
+    old.content = f"{old.content}\n\n{REPLACED_NOTE}" if old.content else REPLACED_NOTE
+    await old.update()
+
+
+async def answer_again(
+    payload: dict[str, Any],
+    client: ChatClient,
+    history: History,
+    settings: SettingsState,
+    lock: asyncio.Lock,
+) -> str | None:
+    """Answer the last question again in the mode ``payload["thinking"]``; returns a note
+    when that cannot be done now, else None."""
+    last: Offer | None = cl.user_session.get(SESSION_KEY)
+    if last is None:
+        return "Only the latest answer can be answered again."
+    if lock.locked():
+        return "Wait until the current answer ends, then try again."
+    question = history.pop_last_exchange()
+    if question is None:
+        return "There is no question to answer again."
+    thinking = bool(payload.get("thinking"))
+    await run_as_task(_again(client, history, settings, lock, last, question, thinking))
+    return None
+
+
+async def _again(
+    client: ChatClient,
+    history: History,
+    settings: SettingsState,
+    lock: asyncio.Lock,
+    last: Offer,
+    question: str,
+    thinking: bool,
+) -> None:
+    async with lock:
+        await withdraw()
+        await mark_replaced(last.message)
+        view = await run_turn(
+            client, history, settings, MessageMode(thinking, question), last.budget
+        )
+        await offer(view.message, thinking, last.budget)
