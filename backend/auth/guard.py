@@ -17,6 +17,7 @@ from chainlit import server
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
 from chainlit.types import DeleteFeedbackRequest, UpdateFeedbackRequest
+from chainlit.user import PersistedUser, User
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 
@@ -42,14 +43,16 @@ async def _step(step_id: str) -> dict | None:
     return rows[0] if rows else None
 
 
-async def _require_step_of(user, step_id: str) -> dict | None:
+async def _require_step_of(user: User | PersistedUser, step_id: str) -> dict | None:
     step = await _step(step_id)
     if step is not None and step["owner"] != user.identifier:
         raise NOT_FOUND
     return step
 
 
-async def _require_feedback_of(user, feedback_id: str, must_exist: bool) -> None:
+async def _require_feedback_of(
+    user: User | PersistedUser, feedback_id: str, must_exist: bool
+) -> None:
     rows = await _rows(FEEDBACK_STEP, feedback_id)
     if not rows:
         if must_exist:

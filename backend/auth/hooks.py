@@ -19,6 +19,7 @@ from pathlib import Path
 
 import chainlit as cl
 from chainlit import server
+from chainlit.session import BaseSession
 
 from backend.auth import guard
 from backend.auth.local_cookie import LocalUserCookie
@@ -42,7 +43,7 @@ def prepare(config: Config, bind_host: str | None = None) -> AuthPlan:
     return plan
 
 
-def forget_refused_resume(session) -> None:
+def forget_refused_resume(session: BaseSession) -> None:
     """Give a new thread id to a chat that starts although its tab asked to resume a
     thread (someone else's, or one that could not be read). Chainlit keeps the asked id,
     so the tab's messages would be filed under it, and its first message would make the

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import chainlit as cl
 from chainlit.chat_context import chat_contexts
-from chainlit.types import CommandDict
+from chainlit.types import CommandDict, ThreadDict
 
 from backend.auth.hooks import forget_refused_resume
 from backend.chat import budget, compare, regenerate, routes, saved
@@ -29,6 +29,7 @@ from backend.chat.view import AnswerView
 from backend.config import Config
 from backend.metrics import METRICS
 from backend.server.client import ChatClient
+from backend.store.layer import StoreDataLayer
 
 STATUS_COMMAND = "Status"
 EXPORT_COMMAND = "Export"
@@ -204,21 +205,23 @@ async def answer_again(action: cl.Action) -> None:
         await note(problem)
 
 
-async def resume_chat(thread: dict) -> None:
+async def resume_chat(thread: ThreadDict) -> None:
     """Reopen a saved conversation: the model's history, settings and Think state."""
     state = _state()
     transcript = saved.read_thread(thread)
     state.saving.entries = saved.entries_from(transcript)
     state.history = saved.history_from(state.saving.entries)
     state.settings, state.think = saved.restore_settings(transcript.saved)
-    commands = [{**c, "selected": state.think} if c["id"] == THINK_COMMAND else c for c in COMMANDS]
+    commands: list[CommandDict] = [
+        {**c, "selected": state.think} if c["id"] == THINK_COMMAND else c for c in COMMANDS
+    ]
     await cl.context.emitter.set_commands(commands)
     widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
     await cl.ChatSettings(widgets).send()
 
 
 @lru_cache(maxsize=1)
-def data_layer():
+def data_layer() -> StoreDataLayer | None:
     """The conversation store (Chainlit's data layer), or None when history is off."""
     return saved.open_layer(get_config())
 

@@ -21,6 +21,7 @@ from chainlit.data import get_data_layer
 from backend.chat.history import History
 from backend.chat.modes import THINK_COMMAND, resolve_mode
 from backend.chat.settings import SamplingSettings, SettingsState, clamp
+from backend.chat.view import AnswerView
 from backend.config import Config
 from backend.store.database import Database, prepare
 from backend.store.export import file_stem, to_json, to_markdown
@@ -141,14 +142,16 @@ def save_thread_state(settings: SettingsState, think: bool) -> None:
     asyncio.ensure_future(data_layer.update_thread(session.thread_id, metadata=metadata))
 
 
-def record_turn(saving: Saving, message: cl.Message, text: str, view, run_id: str | None):
+def record_turn(
+    saving: Saving, message: cl.Message, text: str, view: AnswerView, run_id: str | None
+) -> None:
     """Add the finished (or stopped) exchange to the ledger."""
     entry = Entry(message.id, message.created_at, text, view.answer)
     entry.step_ids = [i for i in (run_id, _id(view.step), _id(view.message)) if i]
     saving.entries.append(entry)
 
 
-def _id(step) -> str | None:
+def _id(step: cl.Step | cl.Message | None) -> str | None:
     return step.id if step is not None else None
 
 

@@ -54,7 +54,7 @@ class AnswerView:
         self._step_render = RenderedStream()
         self._answer_render = RenderedStream()
         self.budget_cut = False
-        self.saved: dict = {}  # stored with the answer (mode, stats…), see finish()
+        self.saved: dict[str, object] = {}  # stored with the answer (mode, stats…), see finish()
 
     @property
     def thinking(self) -> bool:
@@ -129,9 +129,14 @@ class AnswerView:
         await self.message.send()  # sends a new message, or ends the streamed one
         return self.message
 
-    def _record(self, note: str | None, stats: str | None, stopped: bool) -> dict:
+    def _record(self, note: str | None, stats: str | None, stopped: bool) -> dict[str, object]:
         """What the saved conversation keeps about this answer besides its text."""
-        record = {"role": "answer", "answer": self.answer, "note": note, "stats": stats}
+        record: dict[str, object] = {
+            "role": "answer",
+            "answer": self.answer,
+            "note": note,
+            "stats": stats,
+        }
         record.update(stopped=stopped, thinking_s=self.thinking_s, **self.saved)
         return record
 

@@ -20,7 +20,7 @@ silently capping the KV cache at N blocks. (`--enforce-eager False` parses too, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 Device = Literal["cuda", "cpu"]
 DEFAULT_PROFILE = "balanced"
@@ -129,7 +129,14 @@ def flag_value(flags: list[str] | tuple[str, ...], name: str) -> str | None:
     return values[-1] if values else None
 
 
-def planner_options(profile: Profile, *, device: Device) -> dict[str, str]:
+class PlannerOptions(TypedDict):
+    """Keyword arguments of `backend.planner.recommend_launch` that a profile decides."""
+
+    kv_cache_dtype: str
+    quantization: str
+
+
+def planner_options(profile: Profile, *, device: Device) -> PlannerOptions:
     """What the memory planner must know of a profile: its KV-cache dtype and weight
     quantization (``--kv-cache-dtype fp8`` halves the KV bytes; ``--quantization fp8``
     stores the weights in one byte)."""

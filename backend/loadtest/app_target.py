@@ -151,7 +151,9 @@ class AppTarget:
         self.set_lengths = set_lengths
         self._cookie: str | None = None  # the local user's login, fetched once
 
-    async def _open(self, spec: RequestSpec, tracker: AnswerTracker, answered: asyncio.Event):
+    async def _open(
+        self, spec: RequestSpec, tracker: AnswerTracker, answered: asyncio.Event
+    ) -> ChatSocket:
         async def on_event(event: str, data: Any = None) -> None:
             tracker.feed(event, data, time.perf_counter())
             if tracker.done:

@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 
 from backend.loadtest.metrics import RequestResult
 from backend.loadtest.workload import Endpoint, RequestSpec
 
-try:  # openai >= 3 runs on httpx2; older releases on httpx
+if TYPE_CHECKING:  # the pinned SDK's
     import httpx2 as _http
-except ImportError:  # pragma: no cover - depends on the installed SDK
-    import httpx as _http
+else:
+    try:  # openai >= 3 runs on httpx2; older releases on httpx
+        import httpx2 as _http
+    except ImportError:  # pragma: no cover - depends on the installed SDK
+        import httpx as _http
 
 
 def make_client(
@@ -153,11 +156,15 @@ def timed_result(
 
 def _canned_stream(request: Any) -> Any:
     chat = request.url.path.endswith("/chat/completions")
-    choice = {"index": 0, "finish_reason": None}
+    choice: dict[str, Any] = {"index": 0, "finish_reason": None}
     choice.update({"delta": {"content": "x"}} if chat else {"text": "x"})
-    chunk = {"id": "p", "created": 0, "model": "m", "choices": [choice]}
+    chunk: dict[str, Any] = {"id": "p", "created": 0, "model": "m", "choices": [choice]}
     chunk["object"] = "chat.completion.chunk" if chat else "text_completion"
-    usage = {**chunk, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}
+    usage: dict[str, Any] = {
+        **chunk,
+        "choices": [],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2},
+    }
     usage["usage"]["total_tokens"] = 3
     body = "".join(f"data: {json.dumps(c)}\n\n" for c in (chunk, chunk, usage))
     return _http.Response(

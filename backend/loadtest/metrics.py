@@ -19,7 +19,7 @@ Definitions follow vLLM's benchmark (``vllm/benchmarks/serve.py``):
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 
@@ -129,7 +129,7 @@ def peak_output_tok_s(results: list[RequestResult]) -> float:
     if not ok:
         return 0.0
     origin = min(r.start_s for r in ok)
-    buckets: Counter[int] = Counter()
+    buckets: defaultdict[int, float] = defaultdict(float)
     for r in ok:
         per_chunk = r.output_tokens / r.chunks
         t = r.start_s + r.ttft_s

@@ -81,7 +81,7 @@ def slice_level(
             warmup=tuple(warmup[i::n]),
             concurrency=streams[i],
             offsets_s=None if offsets_s is None else tuple(offsets_s[i::n]),
-            max_concurrency=max(caps[i], 1) if caps[i] is not None else None,
+            max_concurrency=None if (cap := caps[i]) is None else max(cap, 1),
             duration_s=duration_s,
         )
         for i in range(n)
@@ -217,7 +217,8 @@ async def _start(barrier: Any, procs: Sequence[Any], queue: Any) -> None:
 
 async def _collect(queue: Any, procs: Sequence[Any], done: Any, progress: Progress) -> list[Any]:
     """Every process's outcome, reporting finished requests while waiting."""
-    loop, outcomes, seen = asyncio.get_running_loop(), [], 0
+    loop, seen = asyncio.get_running_loop(), 0
+    outcomes: list[Any] = []
     while len(outcomes) < len(procs):
         try:
             outcomes.append(await loop.run_in_executor(None, queue.get, True, PROGRESS_PERIOD_S))

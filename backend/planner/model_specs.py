@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypedDict
 
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 
@@ -141,12 +142,19 @@ def spec_from_config(config: dict, name: str) -> ModelSpec:
 SUPPORTED_QUANT_METHODS = ("fp8",)
 
 
-def quantization(qconfig: object, name: str) -> dict:
+class QuantizationFields(TypedDict, total=False):
+    """The quantization fields of `ModelSpec`, as `quantization` reads them."""
+
+    quant_method: str
+    weight_block_size: tuple[int, int] | None
+
+
+def quantization(qconfig: object, name: str) -> QuantizationFields:
     """ModelSpec fields from config.json's ``quantization_config`` (absent: none)."""
     if qconfig is None:
         return {}
     method = qconfig.get("quant_method") if isinstance(qconfig, dict) else None
-    if method not in SUPPORTED_QUANT_METHODS:
+    if not isinstance(qconfig, dict) or method not in SUPPORTED_QUANT_METHODS:
         raise ModelSpecError(
             f"{name}: quantization_config quant_method {method!r} is not one the planner "
             f"knows ({', '.join(SUPPORTED_QUANT_METHODS)})"
@@ -154,10 +162,10 @@ def quantization(qconfig: object, name: str) -> dict:
     block = qconfig.get("weight_block_size")
     if block is not None and (len(block) != 2 or min(int(b) for b in block) < 1):
         raise ModelSpecError(f"{name}: weight_block_size {block!r} is not [rows, columns]")
-    return {
-        "quant_method": method,
-        "weight_block_size": tuple(int(b) for b in block) if block else None,
-    }
+    if not block:
+        return {"quant_method": method, "weight_block_size": None}
+    rows, columns = (int(b) for b in block)
+    return {"quant_method": method, "weight_block_size": (rows, columns)}
 
 
 def load_model_spec(model: str) -> ModelSpec:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.config import Config
@@ -157,7 +158,7 @@ async def _upgrade(url: str, revision: str) -> None:
         await engine.dispose()
 
 
-def _run_migrations(connection, revision: str) -> None:
+def _run_migrations(connection: Connection, revision: str) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)

@@ -16,12 +16,18 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from chainlit.context import context
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.utils import queue_until_user_message
-from sqlalchemy import event, text
+from chainlit.step import StepDict
+from chainlit.types import ThreadDict
+from sqlalchemy import CursorResult, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from backend.store.database import Database, connect_args
 from backend.store.writer import IN_WRITER, WriteQueue, describe
@@ -32,10 +38,15 @@ _BASE = SQLAlchemyDataLayer
 # else's conversation) must not be overwritten or moved by it.
 SAME_THREAD_ONLY = 'WHERE steps."threadId" = excluded."threadId"'
 # The writer's batch transaction, while one runs (queries join it).
-_CONNECTION: contextvars.ContextVar = contextvars.ContextVar("store_connection", default=None)
+_CONNECTION: contextvars.ContextVar[AsyncConnection | None] = contextvars.ContextVar(
+    "store_connection", default=None
+)
+# A data-layer method called with the layer as its first argument (e.g. `_BASE.delete_step`).
+Method = Callable[..., Awaitable[object]]
+Rows = list[dict[str, Any]]
 
 
-def _direct(method):
+def _direct(method: Method) -> Method:
     """Chainlit's method without its queue-until-first-message wrapper."""
     return getattr(method, "__wrapped__", method)
 
@@ -57,7 +68,7 @@ def clean_text(value: str) -> str:
     return value
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL + NORMAL: a commit survives the process being killed; only power loss may
     # lose the last commits, and writes skip an fsync each.
     cursor = dbapi_connection.cursor()
@@ -82,7 +93,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         if database.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
-    async def execute_sql(self, query: str, parameters: dict) -> list[dict] | int | None:
+    async def execute_sql(self, query: str, parameters: dict[str, Any]) -> Rows | int | None:
         params = {key: clean_value(value) for key, value in parameters.items()}
         try:
             return await self._execute(query, params)
@@ -92,18 +103,18 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             log.warning("conversation database query failed: %s", describe(exc))
             return None
 
-    async def _execute(self, query: str, params: dict) -> list[dict] | int:
+    async def _execute(self, query: str, params: dict[str, Any]) -> Rows | int:
         if (shared := _CONNECTION.get()) is not None:
             return self._result(await shared.execute(text(query), params))
         async with self.engine.begin() as connection:  # no ORM session: less work per query
             return self._result(await connection.execute(text(query), params))
 
-    def _result(self, result) -> list[dict] | int:
+    def _result(self, result: CursorResult[Any]) -> Rows | int:
         if result.returns_rows:
             return self.clean_result([dict(row._mapping) for row in result.fetchall()])
         return result.rowcount
 
-    async def _run_batch(self, runs) -> None:
+    async def _run_batch(self, runs: list[Callable[[], Awaitable[object]]]) -> None:
         """The writer's batch: every write in one transaction, all or nothing."""
         known = set(self._threads)
         try:
@@ -118,46 +129,46 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             self._threads = known  # threads "created" in the rolled-back batch are not
             raise
 
-    async def get_thread(self, thread_id: str):
+    async def get_thread(self, thread_id: str) -> ThreadDict | None:
         """Chainlit's thread, plus each message's ``command`` (its query leaves it out)."""
         thread = await super().get_thread(thread_id)
         if thread:
             query = 'SELECT "id", "command" FROM steps WHERE "threadId" = :t AND "command" <> \'\''
             rows = await self.execute_sql(query, {"t": thread_id})
-            commands = {row["id"]: row["command"] for row in rows or []}
+            commands = {row["id"]: row["command"] for row in rows} if isinstance(rows, list) else {}
             for step in thread["steps"]:
                 if step["id"] in commands:
                     step["command"] = commands[step["id"]]
         return thread
 
     # -- writes: queued, in order ---------------------------------------------------
-    def _submit(self, label: str, method, *args, **kwargs) -> None:
-        async def run():
+    def _submit(self, label: str, method: Method, *args: Any, **kwargs: Any) -> None:
+        async def run() -> object:
             return await _direct(method)(self, *args, **kwargs)
 
         self.writes.submit(label, run, _session_id())
 
     @queue_until_user_message()
-    async def _deferred(self, label: str, method, *args, **kwargs) -> None:
+    async def _deferred(self, label: str, method: Method, *args: Any, **kwargs: Any) -> None:
         self._submit(label, method, *args, **kwargs)
 
-    async def _write(self, label: str, method, *args) -> Any:
+    async def _write(self, label: str, method: Method, *args: Any) -> None:
         if IN_WRITER.get():
-            return await _direct(method)(self, *args)
-        if _session_id() is None:
+            await _direct(method)(self, *args)
+        elif _session_id() is None:
             self._submit(label, method, *args)
         else:
             await self._deferred(label, method, *args)
 
-    async def create_step(self, step_dict):
-        return await self._write("create_step", StoreDataLayer._upsert_step, dict(step_dict))
+    async def create_step(self, step_dict: StepDict) -> None:
+        await self._write("create_step", StoreDataLayer._upsert_step, dict(step_dict))
 
-    async def update_step(self, step_dict):
-        return await self._write("update_step", StoreDataLayer._upsert_step, dict(step_dict))
+    async def update_step(self, step_dict: StepDict) -> None:
+        await self._write("update_step", StoreDataLayer._upsert_step, dict(step_dict))
 
-    async def _upsert_step(self, step_dict) -> None:
+    async def _upsert_step(self, step_dict: dict[str, Any]) -> None:
         """Chainlit's create_step, checking the thread once per thread, not per step."""
-        thread_id = step_dict.get("threadId")
+        thread_id: str = step_dict["threadId"]  # Chainlit's steps always carry it
         if thread_id not in self._threads:
             await _BASE.update_thread(self, thread_id)
             self._threads.add(thread_id)
@@ -178,21 +189,27 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         upsert = f"ON CONFLICT (id) DO UPDATE SET {updates} {SAME_THREAD_ONLY}"
         await self.execute_sql(query + upsert, params)
 
-    async def delete_thread(self, thread_id: str):
+    async def delete_thread(self, thread_id: str) -> None:
         self._threads.discard(thread_id)
         await super().delete_thread(thread_id)
 
-    async def delete_step(self, step_id: str):
-        return await self._write("delete_step", _BASE.delete_step, step_id)
+    async def delete_step(self, step_id: str) -> None:
+        await self._write("delete_step", _BASE.delete_step, step_id)
 
     async def update_thread(
-        self, thread_id: str, name=None, user_id=None, metadata=None, tags=None
+        self,
+        thread_id: str,
+        name: str | None = None,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         """From a chat session: queued. From an HTTP request (rename): direct."""
-        call = dict(name=name, user_id=user_id, metadata=metadata, tags=tags)
+        call: dict[str, Any] = dict(name=name, user_id=user_id, metadata=metadata, tags=tags)
         if IN_WRITER.get() or _session_id() is None:
-            return await _BASE.update_thread(self, thread_id, **call)
-        self._submit("update_thread", _BASE.update_thread, thread_id, **call)
+            await _BASE.update_thread(self, thread_id, **call)
+        else:
+            self._submit("update_thread", _BASE.update_thread, thread_id, **call)
 
     async def delete_steps_after(self, thread_id: str, created_at: str, keep: list[str]) -> None:
         """Queue the removal of a thread's steps created after ``created_at`` (an edit)."""

@@ -10,6 +10,7 @@ without the mark (the chat's notes, "Task manually stopped.") are notes.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,7 +67,7 @@ def as_dict(value: Any) -> dict[str, Any]:
     return {}
 
 
-def read_thread(thread: dict[str, Any]) -> Transcript:
+def read_thread(thread: Mapping[str, Any]) -> Transcript:
     exchanges: list[Exchange] = []
     for step in sorted(thread.get("steps") or [], key=lambda s: s.get("createdAt") or ""):
         if step.get("type") == "user_message":

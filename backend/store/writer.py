@@ -51,7 +51,7 @@ class WriteQueue:
         self.batch: Callable[[list[Callable[[], Awaitable[object]]]], Awaitable[None]] | None = None
         self._retry_delays_s = retry_delays_s
         self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.submitted = 0
         self.done = 0  # writes applied (or dropped) so far, in order
         self.dropped = 0
@@ -63,28 +63,31 @@ class WriteQueue:
     def pending(self) -> int:
         return len(self._items)
 
-    def submit(self, label: str, run: Callable[[], Awaitable[object]], session_id=None) -> int:
+    def submit(
+        self, label: str, run: Callable[[], Awaitable[object]], session_id: str | None = None
+    ) -> int:
         """Queue ``run`` (a coroutine factory); returns its sequence number. Never waits."""
         self.submitted += 1
         self._items.append(Write(self.submitted, label, run, session_id))
-        self._ensure_running()
-        self._wake.set()
+        self._ensure_running().set()
         return self.submitted
 
-    def _ensure_running(self) -> None:
-        if self._task is None or self._task.done():
+    def _ensure_running(self) -> asyncio.Event:
+        """Start the writer task unless it runs; the event that wakes it."""
+        if self._wake is None or self._task is None or self._task.done():
             self._wake = asyncio.Event()
             # A fresh context: the writer belongs to no chat session.
             self._task = asyncio.get_running_loop().create_task(
-                self._run(), context=contextvars.Context()
+                self._run(self._wake), context=contextvars.Context()
             )
+        return self._wake
 
-    async def _run(self) -> None:
+    async def _run(self, wake: asyncio.Event) -> None:
         IN_WRITER.set(True)
         while True:
             if not self._items:
-                self._wake.clear()
-                await self._wake.wait()
+                wake.clear()
+                await wake.wait()
                 await asyncio.sleep(self._settle_s)
                 continue
             if not await self._apply_batch():
