@@ -17,6 +17,9 @@ LISTEN = "0A"  # the TCP state in /proc/net/tcp*
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
+        # As servers bind (uvicorn, vLLM): connections of a server that just stopped,
+        # still in TIME_WAIT, do not hold the port; a listening socket does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

@@ -35,3 +35,17 @@ def test_env_and_serve_refuse_a_taken_port(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"port {port} is already taken by pid {os.getpid()}" in " ".join(err.split())
     assert not (tmp_path / "engine.json").exists()  # nothing was launched
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_server_is_free():
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    served, _ = listener.accept()
+    served.close()  # the server closes first: its side of the connection waits in TIME_WAIT
+    listener.close()
+    client.close()
+    assert port_holder(port) is None
