@@ -15,6 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from backend.auth.client import login_cookie
 from backend.config import Config
 from backend.engine.process import free_port
 from backend.metrics.cli import TTFT_P95, graph_url
@@ -26,6 +27,7 @@ from tests.support.dashboard import dashboard_exprs
 from tests.support.engine import ARTIFACTS
 
 TOKEN = secrets.token_urlsafe(16)
+USER, PASSWORD = "ops", secrets.token_urlsafe(12)  # a chat open to a network needs an account
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GREEDY = {"temperature": 0}
 ROUNDS = 3
@@ -34,7 +36,12 @@ ROUNDS = 3
 @pytest.fixture(scope="module")
 def monitored(chat_app):
     # The chat is configured as open to a network (HOST): its metrics need the token.
-    env = {"HOST": "0.0.0.0", "METRICS_TOKEN": TOKEN}
+    env = {
+        "HOST": "0.0.0.0",
+        "METRICS_TOKEN": TOKEN,
+        "CHAT_USERNAME": USER,
+        "CHAT_PASSWORD": PASSWORD,
+    }
     with chat_app("monitoring", env, via_proxy=False) as app:
         yield app
 
@@ -58,7 +65,8 @@ def prometheus(vllm_server, monitored, tmp_path_factory):
 
 async def _chat_round(url: str) -> None:
     """One person's few messages: thinking, not, cut off by length, budget, too long."""
-    async with ChatSession(url, settings=GREEDY) as tab:
+    cookie = await login_cookie(url, USER, PASSWORD)
+    async with ChatSession(url, cookie=cookie, settings=GREEDY) as tab:
         await tab.ask("What is 247 + 653?", think=True)
         await tab.ask("What is 2 + 3? /no_think")
         await tab.change_settings({**GREEDY, "thinking_budget": 8}, timeout_s=0.5)
@@ -169,7 +177,8 @@ def _numbers(text: str, label: str) -> list[int]:
 
 
 async def _status(url: str) -> str:
-    async with ChatSession(url) as tab:
+    cookie = await login_cookie(url, USER, PASSWORD)
+    async with ChatSession(url, cookie=cookie) as tab:
         mark = tab.mark()
         await tab.send("", extra={"command": "Status"})
         await tab.wait_idle(60)
