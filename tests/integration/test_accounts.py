@@ -78,7 +78,7 @@ async def test_password_login_from_the_users_file(tmp_path):
             await ChatSession(app.url).connect(timeout_s=10)
         cookie = "; ".join(f"{k}={v}" for k, v in good.cookies.items())
         async with ChatSession(app.url, cookie=cookie) as tab:
-            assert tab.sio.connected and tab.chat_started
+            assert tab.socket is not None and tab.socket.connected and tab.chat_started
         # Accounts added while the chat runs can log in at once.
         add_user(tmp_path / "users.json", "bob", "bob-password")
         assert login(app, "bob", "bob-password").status_code == 200

@@ -48,7 +48,8 @@ def assert_sane(row: dict, requests: int, output_len: int) -> None:
     assert 0 < row["ttft_ms"]["p50"] <= row["e2e_ms"]["p50"]
     assert row["e2e_ms"]["max"] / 1000 <= row["duration_s"]
     assert row["request_s"] == pytest.approx(requests / row["duration_s"])
-    assert 1 <= row["server"]["running_max"] <= row["concurrency"]
+    # A short level can finish between two /metrics samples: only the upper bound is sure.
+    assert row["server"]["running_max"] <= row["concurrency"]
 
 
 def test_two_processes_send_the_same_level_as_one(vllm_server, tmp_path):

@@ -152,11 +152,11 @@ async def test_export_has_the_conversation_and_its_feedback(tmp_path):
                 ) as http:
                     put = await http.put("/feedback", json={"feedback": feedback, "sessionId": ""})
                 assert put.status_code == 200, put.text
-                elements = []
-                tab.sio.on("element", lambda data: elements.append(data))
+                before = set(tab.elements)
                 await tab.send("", extra={"command": "Export"})
                 await tab.wait_idle()
-                await tab.wait_for(lambda: len(elements) == 2, 10)
+                await tab.wait_for(lambda: len(set(tab.elements) - before) == 2, 10)
+                elements = [v[-1] for k, v in tab.elements.items() if k not in before]
                 files = {}
                 async with httpx.AsyncClient(
                     base_url=app.url, headers={"Cookie": tab.cookie}
