@@ -38,6 +38,7 @@ ALLOWED = {
     "metrics": {"backend.config", "backend.server", "backend.engine.status"},
     "engine": {"backend.config", "backend.planner"},
     "planner": set(),
+    "proxy": {"backend.config"},
     "loadtest": {"backend.config", "backend.server", "backend.auth.client"},
 }
 # Still reads VLLM_API_KEY itself: the load tester's command line is being reworked.
