@@ -1,8 +1,9 @@
 """``python -m backend.proxy``: lay out CHAT_WORKERS workers behind nginx for start.sh.
 
 Picks a free loopback port per worker, writes RUN_DIR/nginx/nginx.conf (and the folders
-nginx writes to) and prints shell assignments: ``WORKER_PORTS`` (space-separated),
-``NGINX_PREFIX``, ``NGINX_CONF``. Exit 2 with one line on a configuration problem.
+nginx writes to) and RUN_DIR/chat-workers (the ports, for monitoring), and prints shell
+assignments: ``WORKER_PORTS`` (space-separated), ``NGINX_PREFIX``, ``NGINX_CONF``. Exit 2
+with one line on a configuration problem.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from backend.config import Config, ConfigError
 from backend.proxy.nginx import Layout, render
+from backend.proxy.workers import write_worker_ports
 
 
 def free_ports(count: int) -> tuple[int, ...]:
@@ -57,6 +59,7 @@ def main() -> int:
         return 2
     layout = layout_for(config)
     conf = write(layout)
+    write_worker_ports(Path(config.run_dir), layout.worker_ports)
     values = {
         "WORKER_PORTS": " ".join(str(p) for p in layout.worker_ports),
         "NGINX_PREFIX": str(layout.prefix),

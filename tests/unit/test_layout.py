@@ -35,7 +35,7 @@ ALLOWED = {
     "users": {"backend.auth"},
     "store": {"backend.config"},
     "preflight": {"backend.config", "backend.auth"},
-    "metrics": {"backend.config", "backend.server", "backend.engine.status"},
+    "metrics": {"backend.config", "backend.server", "backend.engine.status", "backend.proxy"},
     "engine": {"backend.config", "backend.planner"},
     "planner": set(),
     "proxy": {"backend.config"},

@@ -54,3 +54,15 @@ def test_debian_nginx_accepts_the_written_config(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_prometheus_scrapes_every_worker_when_there_are_several(tmp_path):
+    from backend.metrics.prometheus import chat_targets
+    from backend.proxy.workers import write_worker_ports
+
+    one = Config(run_dir=str(tmp_path), port=8000)
+    several = Config(run_dir=str(tmp_path), port=8000, chat_workers=2)
+    assert chat_targets(several) == ["127.0.0.1:8000"]  # no workers written yet
+    write_worker_ports(tmp_path, (9101, 9102))
+    assert chat_targets(several) == ["127.0.0.1:9101", "127.0.0.1:9102"]
+    assert chat_targets(one) == ["127.0.0.1:8000"]  # one worker: the chat's own port
