@@ -4,12 +4,14 @@ The model server is the scripted fake (start.sh sees it answering and starts onl
 chat). Checks: browser-like sessions opened through nginx (all from 127.0.0.1) land on
 both workers, counted by each worker's own /metrics; a conversation answers through
 nginx; a session of one worker resumes its saved conversation on the other (shared
-database and login secret); Ctrl-C stops the workers and nginx.
+database, SQLite or PostgreSQL, and login secret); Ctrl-C stops the workers and nginx.
 """
 
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 
 from backend.engine.process import free_port
 from tests.support.chat_socket import ChatSession
@@ -19,14 +21,16 @@ from tests.support.workers import active_sessions, listening, start_workers, sto
 SESSIONS = 12  # all on one worker by chance: 2 in 2**12
 
 
-async def test_two_workers_share_the_tabs_and_the_saved_conversations(tmp_path):
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+async def test_two_workers_share_the_tabs_and_the_saved_conversations(engine, tmp_path, request):
+    database_url = request.getfixturevalue("pg_server").new_database() if engine != "sqlite" else ""
     async with FakeOpenAIServer(Script(first_token_s=0.02, token_interval_s=0.01)) as model:
         port = free_port()
         env = {"CHAT_WORKERS": "2", "VLLM_BASE_URL": model.base_url, "PORT": str(port),
                "RUN_DIR": str(tmp_path / "run"), "DATA_DIR": str(tmp_path / "data"),
-               "DATABASE_URL": "", "CHAT_PASSWORD": "", "USERS_FILE": "",
+               "DATABASE_URL": database_url, "CHAT_PASSWORD": "", "USERS_FILE": "",
                "CHAINLIT_AUTH_SECRET": ""}  # fmt: skip
-        start, workers = await start_workers(env, "start-sh-workers.log")
+        start, workers = await start_workers(env, f"start-sh-workers-{engine}.log")
         try:
             assert len(workers) == 2 and port not in workers, start.log()
             url = f"http://127.0.0.1:{port}"
