@@ -67,9 +67,9 @@ fi
 if [ "$CHAT_WORKERS" -gt 1 ]; then
   # Several chat workers on loopback behind nginx on HOST:PORT (backend/proxy/nginx.py).
   ensure_proxy_packages
-  .venv/bin/python -m backend.store # migrate once: the workers must not race to do it
-  layout=$(.venv/bin/python -m backend.proxy)
+  layout=$(.venv/bin/python -m backend.proxy) # refuses a PORT that is taken
   eval "$layout"
+  .venv/bin/python -m backend.store # migrate once: the workers must not race to do it
   for worker_port in $WORKER_PORTS; do
     log "Starting chat worker on 127.0.0.1:$worker_port"
     .venv/bin/chainlit run app.py --headless --host 127.0.0.1 --port "$worker_port" &

@@ -34,6 +34,19 @@ def free_ports(count: int) -> tuple[int, ...]:
             sock.close()
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why nginx could not listen on ``host:port`` (checked before any worker starts)."""
+    bare = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bare else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx binds
+        try:
+            sock.bind((bare, port))
+        except OSError as exc:
+            return f"The chat cannot listen on {host}:{port}: {exc.strerror} (PORT/HOST)"
+    return None
+
+
 def layout_for(config: Config) -> Layout:
     # Started by root, nginx would hand its workers to "nobody"; keep them as this user.
     run_as = pwd.getpwuid(os.getuid()).pw_name if os.geteuid() == 0 else None
@@ -56,6 +69,9 @@ def main() -> int:
         config = Config.from_env()
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
+        return 2
+    if problem := port_problem(config.host, config.port):
+        sys.stderr.write(f"{problem}\n")
         return 2
     layout = layout_for(config)
     conf = write(layout)

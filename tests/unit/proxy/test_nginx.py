@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 
 import pytest
 
 from backend.config import Config
-from backend.proxy.cli import free_ports, layout_for, write
+from backend.proxy.cli import free_ports, layout_for, port_problem, write
 from backend.proxy.nginx import COOKIE, Layout, listen_address, render
 
 
@@ -66,3 +67,13 @@ def test_prometheus_scrapes_every_worker_when_there_are_several(tmp_path):
     write_worker_ports(tmp_path, (9101, 9102))
     assert chat_targets(several) == ["127.0.0.1:9101", "127.0.0.1:9102"]
     assert chat_targets(one) == ["127.0.0.1:8000"]  # one worker: the chat's own port
+
+
+def test_a_taken_port_is_named_before_anything_starts():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        problem = port_problem("127.0.0.1", port)
+    assert problem and f"127.0.0.1:{port}" in problem and "in use" in problem
+    assert port_problem("127.0.0.1", free_ports(1)[0]) is None
