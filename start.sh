@@ -32,6 +32,19 @@ server_up() {
     curl -fsS -m 3 -H "Authorization: Bearer ${VLLM_API_KEY:-EMPTY}" "$VLLM_BASE_URL/models" >/dev/null 2>&1
 }
 
+# Wait (up to 5 minutes) until something answers HTTP on 127.0.0.1:$1; fail if a process
+# this script started has stopped meanwhile.
+wait_listening() {
+  local deadline=$((SECONDS + 300))
+  until curl -s -o /dev/null -m 2 "http://127.0.0.1:$1/"; do
+    for pid in "${pids[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { log "A process stopped while starting (pid $pid)"; return 1; }
+    done
+    [ "$SECONDS" -lt "$deadline" ] || { log "Nothing answers on port $1 after 5 minutes"; return 1; }
+    sleep 0.5
+  done
+}
+
 if server_up; then
   log "Using the model server already running at $VLLM_BASE_URL"
 else
@@ -51,11 +64,32 @@ else
   pids+=($!)
 fi
 
-log "Starting the chat on http://localhost:$PORT"
-.venv/bin/chainlit run app.py --headless --host "$HOST" --port "$PORT" &
-pids+=($!)
+if [ "$CHAT_WORKERS" -gt 1 ]; then
+  # Several chat workers on loopback behind nginx on HOST:PORT (backend/proxy/nginx.py).
+  ensure_proxy_packages
+  layout=$(.venv/bin/python -m backend.proxy) # refuses a PORT that is taken
+  eval "$layout"
+  .venv/bin/python -m backend.store # migrate once: the workers must not race to do it
+  for worker_port in $WORKER_PORTS; do
+    log "Starting chat worker on 127.0.0.1:$worker_port"
+    .venv/bin/chainlit run app.py --headless --host 127.0.0.1 --port "$worker_port" &
+    pids+=($!)
+  done
+  for worker_port in $WORKER_PORTS; do
+    wait_listening "$worker_port"
+  done
+  log "Starting nginx: the chat on http://localhost:$PORT over $CHAT_WORKERS workers" \
+    "(log: $NGINX_PREFIX/error.log)"
+  "$(nginx_binary)" -p "$NGINX_PREFIX" -c "$NGINX_CONF" -e "$NGINX_PREFIX/error.log" \
+    -g 'daemon off;' &
+  pids+=($!)
+else
+  log "Starting the chat on http://localhost:$PORT"
+  .venv/bin/chainlit run app.py --headless --host "$HOST" --port "$PORT" &
+  pids+=($!)
+fi
 
-# Whichever stops first (Ctrl-C, a crash), the trap stops the other.
+# Whichever stops first (Ctrl-C, a crash), the trap stops the others.
 status=0
 wait -n "${pids[@]}" || status=$?
 exit "$status"

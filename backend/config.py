@@ -61,6 +61,7 @@ class Config(BaseSettings):
     served_model_name: str = _env("SERVED_MODEL_NAME", "")
     port: int = _env("PORT", 8000, ge=1, le=65535)
     host: str = _env("HOST", "127.0.0.1")
+    chat_workers: int = _env("CHAT_WORKERS", 1, ge=1, le=64)  # >1: workers behind nginx
     profile: str = _env("VLLM_PROFILE", "balanced")
     max_model_len: int | None = _env("VLLM_MAX_MODEL_LEN", None, ge=256)
     gpu_memory_utilization: float | None = _env("VLLM_GPU_MEMORY_UTILIZATION", None, gt=0, le=1)
@@ -187,6 +188,7 @@ def shell_assignments(config: Config) -> list[str]:
         "SERVER_ROOT": config.server_root,
         "PORT": str(config.port),
         "HOST": config.host,
+        "CHAT_WORKERS": str(config.chat_workers),
     }
     if config.vllm_api_key:
         values["VLLM_API_KEY"] = config.vllm_api_key

@@ -52,14 +52,25 @@ ensure_engine_env() {
 
 # Debian packages the tests need: chromium for the browser tests, shellcheck for start.sh,
 # prometheus (with promtool) for the monitoring tests, postgresql for the saved-conversation
-# tests (they start their own server in a temp folder).
+# tests (they start their own server in a temp folder), nginx for the several-workers tests.
 ensure_test_packages() {
   local missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  nginx_binary >/dev/null 2>&1 || missing+=(nginx)
   apt_install "${missing[@]}"
+}
+
+# Debian's nginx, the front of several chat workers (start.sh with CHAT_WORKERS > 1).
+ensure_proxy_packages() {
+  nginx_binary >/dev/null 2>&1 || apt_install nginx
+}
+
+# nginx lives in /usr/sbin, which a user's PATH may lack.
+nginx_binary() {
+  command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }
 }
 
 # Debian's prometheus for scripts/monitor.

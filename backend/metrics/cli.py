@@ -23,7 +23,7 @@ from backend.config import Config, ConfigError
 from backend.metrics.prometheus import (
     MONITORING_DIR,
     PrometheusServer,
-    chat_target,
+    chat_targets,
     vllm_key,
     vllm_target,
     write_run_config,
@@ -45,7 +45,7 @@ def where_to_look(server: PrometheusServer, config: Config) -> str:
         [
             f"[green]Prometheus[/] {server.url}  (data: {server.data_dir})",
             f"  targets  {server.url}/targets  (vLLM {vllm_target(config)}, "
-            f"chat {chat_target(config)})",
+            f"chat {', '.join(chat_targets(config))})",
             f"  alerts   {server.url}/alerts",
             f"  chat TTFT p95  {graph_url(server.url, TTFT_P95)}",
             f"  Grafana: provision {MONITORING_DIR / 'grafana'} (README: Monitoring) with "

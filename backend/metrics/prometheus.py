@@ -28,6 +28,7 @@ import yaml
 
 from backend.config import ROOT, Config
 from backend.engine.status import api_key_path
+from backend.proxy.workers import worker_ports
 
 MONITORING_DIR = ROOT / "monitoring"
 TEMPLATE = MONITORING_DIR / "prometheus.yml"
@@ -41,7 +42,7 @@ def render_config(
     template: dict,
     *,
     vllm_target: str,
-    chat_target: str,
+    chat_target: str | list[str],
     vllm_key_file: Path | None,
     chat_token_file: Path | None,
     rules_dir: Path = MONITORING_DIR,
@@ -58,7 +59,8 @@ def render_config(
         ("chat", chat_target, chat_token_file),
     ):
         job = _job(cfg, name)
-        job["static_configs"] = [{"targets": [target]}]
+        targets = [target] if isinstance(target, str) else target
+        job["static_configs"] = [{"targets": targets}]
         job.pop("authorization", None)
         if secret is not None:
             job["authorization"] = {"type": "Bearer", "credentials_file": str(secret)}
@@ -75,6 +77,13 @@ def _host_port(url: str, default_port: int) -> str:
 def chat_target(config: Config) -> str:
     """Where Prometheus reaches the chat (a wildcard address is reached on loopback)."""
     return _host_port(f"http://{config.host}:{config.port}", config.port)
+
+
+def chat_targets(config: Config) -> list[str]:
+    """Every chat process: with CHAT_WORKERS > 1 each worker's own port (RUN_DIR/chat-workers,
+    written by start.sh), since through nginx a scrape reaches one worker at random."""
+    ports = worker_ports(Path(config.run_dir)) if config.chat_workers > 1 else ()
+    return [f"127.0.0.1:{port}" for port in ports] or [chat_target(config)]
 
 
 def vllm_target(config: Config) -> str:
@@ -106,7 +115,7 @@ def write_run_config(config: Config, run_dir: Path, scrape_interval: str | None 
     cfg = render_config(
         yaml.safe_load(TEMPLATE.read_text()),
         vllm_target=vllm_target(config),
-        chat_target=chat_target(config),
+        chat_target=chat_targets(config),
         vllm_key_file=_secret_file(run_dir / "vllm.key", key) if key else None,
         chat_token_file=(
             _secret_file(run_dir / "chat.token", config.metrics_token)

@@ -6,35 +6,15 @@ exactly what the model was sent: the earlier answer, never its reasoning.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from contextlib import contextmanager
-
 from playwright.sync_api import expect
 
 from backend.engine.process import free_port
 from tests.support.chat_app import ChatApp
 from tests.support.chat_page import open_chat
 from tests.support.engine import ARTIFACTS
-from tests.support.fake_openai_server import FakeOpenAIServer, Script
+from tests.support.fake_openai_server import fake_model_server
 
 ANSWER = " ".join(f"t{i}" for i in range(8, 16))
-
-
-@contextmanager
-def fake_model_server():
-    """The scripted server on its own event loop, in a thread (Playwright's API is sync)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = FakeOpenAIServer(Script(first_token_s=0.05, token_interval_s=0.02))
-    asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result(timeout=10)
-    try:
-        yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
 
 
 def test_reopen_from_the_sidebar_after_a_restart_and_continue(browser, tmp_path):

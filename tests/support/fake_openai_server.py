@@ -8,13 +8,16 @@ so delays do not accumulate), then a usage chunk and ``[DONE]``. Chat requests w
 Also serves ``/v1/models``, ``/tokenize`` (one token per word plus ``CHAT_TEMPLATE_TOKENS``
 for chat) and ``/metrics`` (vLLM's names, with the live in-flight count as running).
 It records what the client did: prompts, arrival times and the peak of in-flight requests.
+`fake_model_server()` runs one on its own event loop in a thread, for sync tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,3 +168,19 @@ async def sleep_until(deadline: float) -> None:
     delay = deadline - time.perf_counter()
     if delay > 0:
         await asyncio.sleep(delay)  # the scripted token schedule
+
+
+@contextmanager
+def fake_model_server():
+    """The scripted server on its own event loop, in a thread (Playwright's API is sync)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = FakeOpenAIServer(Script(first_token_s=0.05, token_interval_s=0.02))
+    asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result(timeout=10)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)

@@ -35,9 +35,10 @@ ALLOWED = {
     "users": {"backend.auth"},
     "store": {"backend.config"},
     "preflight": {"backend.config", "backend.auth"},
-    "metrics": {"backend.config", "backend.server", "backend.engine.status"},
+    "metrics": {"backend.config", "backend.server", "backend.engine.status", "backend.proxy"},
     "engine": {"backend.config", "backend.planner"},
     "planner": set(),
+    "proxy": {"backend.config"},
     "loadtest": {"backend.config", "backend.server", "backend.auth.client"},
 }
 # Still reads VLLM_API_KEY itself: the load tester's command line is being reworked.
