@@ -58,12 +58,18 @@ wait_url() {  # URL SECONDS
   return 1
 }
 
-relay() {  # the product as a GPU user starts it, on the bf16 checkpoint /tmp/q4b
+# The product as a GPU user starts it: by default the bf16 checkpoint /tmp/q4b; RELAY_MODEL and
+# RELAY_SERVED pick another (the block-FP8 one: /tmp/q4b-fp8, Qwen/Qwen3-4B-FP8). CHAT_WORKERS
+# passes through to start.sh; a portable nginx in /tmp/nginx/bin is used when the machine has none.
+relay() {
   local seconds=$1 pid rc=0
   shift
   mkdir -p /tmp/relay-work
-  MODEL=/tmp/q4b SERVED_MODEL_NAME=Qwen/Qwen3-4B VLLM_API_KEY=k VLLM_USE_FLASHINFER_SAMPLER=0 \
-    HF_HUB_OFFLINE=1 setsid ./start.sh > /tmp/relay-work/start.log 2>&1 < /dev/null &
+  [ -d /tmp/nginx/bin ] && export PATH="/tmp/nginx/bin:$PATH"
+  rm -rf .run
+  MODEL=${RELAY_MODEL:-/tmp/q4b} SERVED_MODEL_NAME=${RELAY_SERVED:-Qwen/Qwen3-4B} \
+    VLLM_API_KEY=k VLLM_USE_FLASHINFER_SAMPLER=0 HF_HUB_OFFLINE=1 \
+    setsid ./start.sh > /tmp/relay-work/start.log 2>&1 < /dev/null &
   pid=$!
   if wait_url http://127.0.0.1:8001/health 240 && wait_url http://127.0.0.1:8000/ 60; then
     echo "product ready after $SECONDS s"
@@ -75,7 +81,7 @@ relay() {  # the product as a GPU user starts it, on the bf16 checkpoint /tmp/q4
   kill -INT -- "-$pid" 2> /dev/null || true
   for _ in $(seq 30); do kill -0 -- "-$pid" 2> /dev/null || break; sleep 1; done
   kill -KILL -- "-$pid" 2> /dev/null || true
-  cp .run/*.log /tmp/relay-work/ 2> /dev/null || true
+  cp -r .run /tmp/relay-work/run 2> /dev/null || true
   tar -czf "$out/relay-logs.tgz" -C /tmp relay-work
   return $rc
 }

@@ -29,6 +29,8 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "fp8-online": ("defaults", ONLINE_FP8, "dummy"),
     "fp8-kv": ("defaults", FP8_KV, "dummy"),
     "fp8-block-kv": ("defaults", FP8_KV, "fp8-block"),
+    "fp8-online-kv": ("defaults", (*ONLINE_FP8, *FP8_KV), "dummy"),
+    "fp8-online-perf": ("defaults", (*ONLINE_FP8, "--performance-mode", "throughput"), "dummy"),
     "seqs-512": ("defaults", ("--max-num-seqs", "512"), "dummy"),
     "perf-throughput": ("defaults", ("--performance-mode", "throughput"), "dummy"),
     "perf-interactivity": ("defaults", ("--performance-mode", "interactivity"), "dummy"),
@@ -44,6 +46,7 @@ class Load:
     output_len: int = 256
     max_shards: int = 8  # sharded only: at most this many client processes (1 = one process)
     warmup: bool = True  # sharded only: one full-length request per stream first, not counted
+    endpoint: str | None = None  # the plan's unless set ("vllm-bench" is always completions)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,17 @@ class Plan:
 
 ENGINE_LEVELS = "1:3,64:128,256:512,512:1024"
 ENGINE_RERUN = "1:3,256:512,512:1024"
+ENGINE_LOADS = (Load("sharded", ENGINE_LEVELS), Load("sharded", ENGINE_RERUN, warmup=False))
+# the load tester against `vllm bench serve` on the same server: 256 streams, completions,
+# twice each, so the comparison carries its own run-to-run spread
+CLIENT_CHECK = tuple(
+    load
+    for _ in range(2)
+    for load in (
+        Load("vllm-bench", "256:512"),
+        Load("sharded", "256:512", endpoint="completions"),
+    )
+)
 
 PLANS = {
     "profiles": Plan(
@@ -102,9 +116,10 @@ PLANS = {
         "chat",
         0.9,
         10000,
-        (Load("sharded", ENGINE_LEVELS), Load("sharded", ENGINE_RERUN, warmup=False)),
+        ENGINE_LOADS,
         think_ratio=0.5,
         level_cap_s=40.0,
+        per_config={"defaults": (*ENGINE_LOADS, *CLIENT_CHECK)},
     ),
     "engine-smoke": Plan(
         "chat", 0.9, 2048, (Load("sharded", "1:2,4:8", 64, 16), Load("sharded", "1:2", 64, 16))

@@ -84,6 +84,7 @@ class Bench:
 def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Path):
     seed = ["--seed", str(s.next_seed())]
     common = ["--input-len", str(load.input_len), "--output-len", str(load.output_len), *seed]
+    endpoint = load.endpoint or plan.endpoint
     if load.tool in ("sharded", "cli"):  # the load tester; "sharded": one process per 16 streams
         processes = min(load.max_shards, math.ceil(streams / 16)) if load.tool == "sharded" else 1
         return [
@@ -95,7 +96,7 @@ def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Pa
             "--model",
             "q",
             "--endpoint",
-            plan.endpoint,
+            endpoint,
             "--concurrency",
             str(streams),
             "--num-requests",
@@ -105,7 +106,7 @@ def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Pa
             "--warmup",
             str(streams if load.tool == "sharded" and load.warmup else 0),
             "--think-ratio",
-            str(plan.think_ratio),
+            str(plan.think_ratio if endpoint == "chat" else 0.0),
             "--duration",
             str(plan.level_cap_s),
             "--json",
@@ -155,9 +156,12 @@ def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Pa
 def run_load(s: Bench, plan: Plan, load: Load, tag: str, run: int) -> list[dict[str, Any]]:
     """One tool at each of its levels; every level is one subprocess, bounded in time."""
     done = []
+    endpoint = load.endpoint or plan.endpoint
     for streams, n in (map(int, lv.split(":")) for lv in load.levels.split(",")):
         shards = f"-s{load.max_shards}" if load.tool == "sharded" else ""
-        name = f"{tag}-r{run}-{load.tool}{shards}-c{streams}-i{load.input_len}-o{load.output_len}"
+        ep = f"-{load.endpoint}" if load.endpoint else ""
+        shape = f"c{streams}-i{load.input_len}-o{load.output_len}"
+        name = f"{tag}-r{run}-{load.tool}{shards}{ep}-{shape}"
         out, log = s.work / f"{name}.json", s.work / f"{name}.log"
         entry: dict[str, Any] = {
             "run": run,
@@ -166,6 +170,7 @@ def run_load(s: Bench, plan: Plan, load: Load, tag: str, run: int) -> list[dict[
             "requests": n,
             "input_len": load.input_len,
             "output_len": load.output_len,
+            "endpoint": "completions" if load.tool == "vllm-bench" else endpoint,
         }
         if s.left_s() < 30:
             done.append({**entry, "skipped": "time"})

@@ -3,7 +3,8 @@
 Against a product already started by ``./start.sh`` (vLLM on :8001, the chat on :8000), each
 level runs ``python -m backend.loadtest --compare`` (the same workload straight to vLLM, then
 through Chainlit's socket) as its own process, and reads the chat process's CPU seconds from
-``/proc`` before and after, so each row carries the front end's CPU per answer. With
+``/proc`` before and after (summed over the workers when CHAT_WORKERS > 1), so each row carries
+the front end's CPU per answer. With
 ``--profile-level N`` the chat process (and the load tester) are sampled by py-spy during the
 first run of that level, as collapsed stacks, to find where a stalled answer waits.
 
@@ -26,8 +27,8 @@ from typing import Any
 from bench.relay_bench import cpu_s
 
 
-def find_pid(*needles: str) -> int | None:
-    """The oldest process whose command line holds every needle (ours excluded)."""
+def find_pids(*needles: str) -> list[int]:
+    """Every process whose command line holds every needle (ours excluded), oldest first."""
     found = []
     for entry in Path("/proc").glob("[0-9]*/cmdline"):
         try:
@@ -37,7 +38,12 @@ def find_pid(*needles: str) -> int | None:
         pid = int(entry.parent.name)
         if pid != os.getpid() and all(n in cmd for n in needles):
             found.append(pid)
-    return min(found) if found else None
+    return sorted(found)
+
+
+def chat_cpu_s(pids: list[int]) -> float:
+    """CPU seconds of every chat process: one, or each worker of CHAT_WORKERS."""
+    return sum(cpu_s(pid) for pid in pids)
 
 
 def loadtest_cmd(a: argparse.Namespace, streams: int, requests: int, out: Path) -> list[str]:
@@ -60,15 +66,15 @@ def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
-def run_level(a: argparse.Namespace, chat_pid: int, streams: int, requests: int, run: int):
+def run_level(a: argparse.Namespace, chat_pids: list[int], streams: int, requests: int, run: int):
     name = f"relay-c{streams}-r{run}"
     out, log = a.work / f"{name}.json", a.work / f"{name}.log"
-    cpu_before, started = cpu_s(chat_pid), time.monotonic()
+    cpu_before, started = chat_cpu_s(chat_pids), time.monotonic()
     with open(log, "w") as f:
         proc = subprocess.Popen(loadtest_cmd(a, streams, requests, out), stdout=f, stderr=f)
         spies = []
         if streams == a.profile_level and run == 1:
-            for pid, who in ((chat_pid, "chat"), (proc.pid, "client")):
+            for pid, who in ((chat_pids[0], "chat"), (proc.pid, "client")):
                 spy = py_spy(pid, a.profile_s, a.out / f"pyspy-{who}-c{streams}.txt")
                 spies += [spy] if spy else []
         try:
@@ -81,7 +87,7 @@ def run_level(a: argparse.Namespace, chat_pid: int, streams: int, requests: int,
     rows = json.loads(out.read_text()) if out.exists() else []
     app = [r for r in rows if isinstance(r, dict) and r.get("target") == "app"]
     answers = sum(r.get("success", 0) for r in app)
-    chat_cpu = cpu_s(chat_pid) - cpu_before
+    chat_cpu = chat_cpu_s(chat_pids) - cpu_before
     return {
         "streams": streams,
         "requests": requests,
@@ -113,17 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     a.deadline = time.monotonic() + a.deadline_s
     a.out.mkdir(parents=True, exist_ok=True)
     a.work.mkdir(parents=True, exist_ok=True)
-    chat_pid = find_pid("chainlit", "run")
-    if chat_pid is None:
+    chat_pids = find_pids("chainlit", "run")
+    if not chat_pids:
         p.error("no running chat (chainlit run ...) found: start ./start.sh first")
-    results: dict[str, Any] = {"chat_pid": chat_pid, "levels": [], "skipped": []}
+    results: dict[str, Any] = {"chat_pids": chat_pids, "levels": [], "skipped": []}
     for run in range(1, a.runs + 1):
         for item in a.levels.split(","):
             streams, requests = (int(x) for x in item.split(":"))
             if a.deadline - time.monotonic() < 30:
                 results["skipped"].append(f"{item} run {run}")
                 continue
-            results["levels"].append(run_level(a, chat_pid, streams, requests, run))
+            results["levels"].append(run_level(a, chat_pids, streams, requests, run))
             last = results["levels"][-1]
             print(f"c={streams} run {run}: rc={last['rc']} {last['wall_s']} s", flush=True)
             (a.out / "relay.json").write_text(json.dumps(results, indent=1))
