@@ -4,7 +4,8 @@ The real chat (``chainlit run app.py``) with a scripted model server (what is te
 sign-in, not the model): ``python -m backend.loadtest --target app --user NAME`` signs in
 through ``/login`` with the password from LOADTEST_PASSWORD (or ``--password``), and every
 answer streams through sockets carrying that login. A wrong password, or no account at all,
-stops the run before anything is timed, with one line saying what to do.
+stops the run before anything is timed, with one line saying what to do. Without accounts
+(a loopback chat's local user) no option is needed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import json
 import os
 import sys
+from contextlib import asynccontextmanager
 
 import pytest
 import pytest_asyncio
@@ -29,21 +31,29 @@ OUTPUT_LEN = 8
 RUN_LIMIT_S = 180
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chat(tmp_path_factory):
-    data = tmp_path_factory.mktemp("loadtest-login")
+@asynccontextmanager
+async def running_chat(data, log_name: str, **env: str):
+    """The real chat on a scripted model server; yields both."""
     async with FakeOpenAIServer() as model:
-        env = {
+        full = {
             "VLLM_BASE_URL": model.base_url,
             "DATA_DIR": str(data),
             "RUN_DIR": str(data),
-            "CHAT_USERNAME": USER,
-            "CHAT_PASSWORD": PASSWORD,
+            "CHAT_PASSWORD": "",
             "USERS_FILE": "",
             "CHAINLIT_AUTH_SECRET": "",
+            **env,
         }
-        with ChatApp(free_port(), env, ARTIFACTS / "chat-loadtest-login.log") as app:
+        with ChatApp(free_port(), full, ARTIFACTS / log_name) as app:
             yield app, model
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chat(tmp_path_factory):
+    data = tmp_path_factory.mktemp("loadtest-login")
+    env = {"CHAT_USERNAME": USER, "CHAT_PASSWORD": PASSWORD}
+    async with running_chat(data, "chat-loadtest-login.log", **env) as both:
+        yield both
 
 
 async def loadtest(chat, out, *args: str, password_env: str = "") -> tuple[int, str]:
@@ -99,3 +109,11 @@ async def test_a_refused_sign_in_stops_the_run_with_a_clear_message(
     assert says in stderr and "Traceback" not in stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert not out.exists()  # nothing was run
+
+
+async def test_a_chat_without_accounts_needs_no_option(tmp_path):
+    async with running_chat(tmp_path, "chat-loadtest-local.log") as local:
+        out = tmp_path / "app.json"
+        code, stderr = await loadtest(local, out)
+    assert code == 0, stderr
+    assert json.loads(out.read_text())[0]["success"] == 2
