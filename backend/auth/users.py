@@ -82,7 +82,8 @@ def add_user(path: Path, name: str, password: str) -> None:
     entries = _load_entries(path)
     if name in entries:
         raise UsersFileError(
-            f"User {name!r} already exists; change its password with `password {name}`."
+            f"User {name!r} already exists; to change its password:"
+            f" `python -m backend.users password {name}`."
         )
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     entries[name] = {"hash": hash_password(password), "created": created}
