@@ -21,7 +21,7 @@ else:
 
     @cl.password_auth_callback
     async def login(username: str, password: str):
-        return await auth.password_login(ui.get_config(), username, password)
+        return await auth.password_login(_login.accounts, username, password)
 
 
 @cl.set_starters

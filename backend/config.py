@@ -83,6 +83,7 @@ class Config(BaseSettings):
     auth_secret: str = _env("CHAINLIT_AUTH_SECRET", "")  # empty: generated once in DATA_DIR
     database_url: str = _env("DATABASE_URL", "")
     save_history: bool = _env("SAVE_HISTORY", True)
+    loadtest_password: str = _env("LOADTEST_PASSWORD", "")  # the load tester's --user's
     hf_home: str = _env("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
     hf_hub_offline: str = _env("HF_HUB_OFFLINE", "")
 

@@ -1,8 +1,10 @@
-"""``python -m backend.users``: add, remove and list the chat's accounts.
+"""``python -m backend.users``: add, remove and list the chat's accounts, change a password.
 
-``add NAME`` asks for the password twice on the terminal (never echoed), or reads one
-line from standard input with ``--password-stdin`` (for scripts). Exit status: 0 done,
-1 refused (the message says why), 2 bad usage.
+``add NAME`` and ``password NAME`` ask for the password twice on the terminal (never
+echoed), or read one line from standard input with ``--password-stdin`` (for scripts).
+A running chat applies every change at the next request: a removed account, or one whose
+password changed, is signed out everywhere at once. Exit status: 0 done, 1 refused (the
+message says why), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -10,21 +12,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from pathlib import Path
 from typing import TextIO
 
-from backend.auth.secret import rotate_secret
-from backend.auth.users import UsersFileError, add_user, list_users, remove_user
+from backend.auth.users import UsersFileError, add_user, list_users, remove_user, set_password
 from backend.config import Config, ConfigError
 
 RESTART_AFTER_FIRST = "This is the first account: restart the chat so that it asks for a login."
-RESTART_AFTER_REMOVE = (
-    "Logins already open end when the chat restarts (everyone signs in again then)."
-)
-KEPT_SECRET_AFTER_REMOVE = (
-    "Logins already open last until they expire: change CHAINLIT_AUTH_SECRET and restart"
-    " the chat to end them now."
-)
+SIGNED_OUT_NOW = "Its open logins end at their next request (a running chat checks each one)."
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,10 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add", help="add an account (asks for its password)")
-    add.add_argument("name")
-    add.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
+    change = commands.add_parser("password", help="change an account's password")
+    for command in (add, change):
+        command.add_argument("name")
+        command.add_argument(
+            "--password-stdin", action="store_true", help="read the password from standard input"
+        )
     remove = commands.add_parser("remove", help="remove an account")
     remove.add_argument("name")
     commands.add_parser("list", help="list the accounts")
@@ -55,12 +51,10 @@ def main(
             print("\n".join(names) if names else f"No accounts in {path}.")
         elif args.command == "remove":
             remove_user(path, args.name)
-            print(f"Removed {args.name} from {path}.")
-            if config.auth_secret:
-                print(KEPT_SECRET_AFTER_REMOVE)
-            else:
-                rotate_secret(Path(config.data_dir))
-                print(RESTART_AFTER_REMOVE)
+            print(f"Removed {args.name} from {path}. {SIGNED_OUT_NOW}")
+        elif args.command == "password":
+            set_password(path, args.name, _read_password(args.password_stdin, stdin or sys.stdin))
+            print(f"Changed the password of {args.name}. {SIGNED_OUT_NOW}")
         else:
             add_user(path, args.name, _read_password(args.password_stdin, stdin or sys.stdin))
             print(f"Added {args.name} to {path}.")

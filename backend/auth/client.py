@@ -28,6 +28,8 @@ async def login_cookie(
             reply = await http.post("/auth/header")
         else:
             return ""
+    if username and reply.status_code == 401:
+        raise LoginError(f"{base} refused the login of {username!r}: wrong user name or password")
     if reply.status_code != 200:
         raise LoginError(f"{base} refused the login ({reply.status_code}): {reply.text[:200]}")
     return "; ".join(f"{name}={value}" for name, value in reply.cookies.items())

@@ -1,11 +1,13 @@
 """What app.py's Chainlit auth hooks run, and the set-up they need before Chainlit starts.
 
 `prepare` decides the mode (see `policy`), hands Chainlit its signing key through the
-one channel Chainlit reads it from (the CHAINLIT_AUTH_SECRET environment variable) and
-puts the ownership checks of `guard` in front of Chainlit's routes.
+one channel Chainlit reads it from (the CHAINLIT_AUTH_SECRET environment variable), puts
+the ownership checks of `guard` in front of Chainlit's routes and, with accounts, the
+login-stamp check of `revocation` in front of every route and socket event.
 `local_user` is the header callback of the loopback mode: every request is the local user,
 so the front end skips its login page. `password_login` checks CHAT_PASSWORD's account and
-the users file, off the event loop (argon2 takes tens of milliseconds on purpose).
+the users file, off the event loop (argon2 takes tens of milliseconds on purpose), and
+stamps the login (see `stamps`) so that it ends with the account or its password.
 """
 
 from __future__ import annotations
@@ -15,32 +17,44 @@ import hmac
 import logging
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import chainlit as cl
 from chainlit import server
 from chainlit.session import BaseSession
 
-from backend.auth import guard
+from backend.auth import guard, revocation
 from backend.auth.local_cookie import LocalUserCookie
 from backend.auth.passwords import verify_password
-from backend.auth.policy import AuthPlan, plan_auth
+from backend.auth.policy import plan_auth
 from backend.auth.secret import kept_secret, signing_secret
+from backend.auth.stamps import STAMP_KEY, Accounts
 from backend.auth.users import LOCAL_USER, load_hashes
 from backend.config import Config
 
 log = logging.getLogger(__name__)
 
 
-def prepare(config: Config, bind_host: str | None = None) -> AuthPlan:
+@dataclass(frozen=True)
+class Login:
+    mode: Literal["local", "accounts"]
+    accounts: Accounts  # stamps and checks password logins (unused in local mode)
+
+
+def prepare(config: Config, bind_host: str | None = None) -> Login:
     """The login mode; sets Chainlit's signing key. Raises `AuthSetupError` (see policy)."""
     plan = plan_auth(config, bind_host)
     base = config.auth_secret or kept_secret(Path(config.data_dir))
     os.environ["CHAINLIT_AUTH_SECRET"] = signing_secret(base, plan.mode == "local")
+    accounts = Accounts(config, base)
     guard.install()
     if plan.mode == "local":
         server.app.add_middleware(LocalUserCookie, user_factory=local_user)
-    return plan
+    else:
+        revocation.install(accounts)
+    return Login(plan.mode, accounts)
 
 
 def forget_refused_resume(session: BaseSession) -> None:
@@ -57,9 +71,18 @@ def local_user() -> cl.User:
     return cl.User(identifier=LOCAL_USER, metadata={"role": "user", "provider": "local"})
 
 
-async def password_login(config: Config, username: str, password: str) -> cl.User | None:
-    ok = await asyncio.to_thread(check_login, config, username, password)
-    return cl.User(identifier=username, metadata={"role": "user"}) if ok else None
+async def password_login(accounts: Accounts, username: str, password: str) -> cl.User | None:
+    stamp = await asyncio.to_thread(_stamped_login, accounts, username, password)
+    if stamp is None:
+        return None
+    return cl.User(identifier=username, metadata={"role": "user", STAMP_KEY: stamp})
+
+
+def _stamped_login(accounts: Accounts, username: str, password: str) -> str | None:
+    """The login's stamp when the password is right, else None."""
+    if not check_login(accounts.config, username, password):
+        return None
+    return accounts.stamp(username)
 
 
 def check_login(config: Config, username: str, password: str) -> bool:

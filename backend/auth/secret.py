@@ -29,12 +29,6 @@ def kept_secret(data_dir: Path) -> str:
     return value
 
 
-def rotate_secret(data_dir: Path) -> None:
-    """Replace the kept secret: at the chat's next start every earlier login is void."""
-    path = data_dir / SECRET_FILE
-    _create(path, replace=True)
-
-
 def signing_secret(base: str, local_mode: bool) -> str:
     """The key handed to Chainlit: ``base`` for accounts, a derived key for the local user."""
     if not local_mode:
@@ -42,7 +36,7 @@ def signing_secret(base: str, local_mode: bool) -> str:
     return hmac.new(base.encode(), b"local-user-cookies", hashlib.sha256).hexdigest()
 
 
-def _create(path: Path, replace: bool = False) -> None:
+def _create(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".auth_secret-", dir=path.parent)  # mode 600
     try:
@@ -50,9 +44,6 @@ def _create(path: Path, replace: bool = False) -> None:
             out.write(secrets.token_urlsafe(48) + "\n")
             out.flush()
             os.fsync(out.fileno())
-        if replace:
-            os.replace(tmp, path)
-            return
         try:
             os.link(tmp, path)  # fails if another process created it first: keep theirs
         except FileExistsError:

@@ -3,7 +3,9 @@
 Format: ``{"version": 1, "users": {"alice": {"hash": "$argon2id$...", "created": "..."}}}``.
 A missing file means no accounts. Writes go to a temporary file (mode 600) that replaces
 the old one, so a reader never sees half a file and the hashes stay private to the owner.
-The chat reads the file at each login, so added and removed accounts apply at once.
+The chat reads the file at each login, so added and removed accounts apply at once;
+`UsersFile` keeps the last reading and reads again only when the file changed (one
+``stat`` per look-up), for the checks that run on every request.
 """
 
 from __future__ import annotations
@@ -45,6 +47,30 @@ def load_hashes(path: Path) -> dict[str, str]:
     return {name: entry["hash"] for name, entry in users.items()}
 
 
+class UsersFile:
+    """`load_hashes` of one path, read again only when the file's inode, size or
+    modification time changed (a replaced file gets a new inode, so an edit is never
+    missed within one mtime tick). A missing file is no accounts; an unreadable one
+    raises `UsersFileError` at each look-up until it is fixed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._seen: tuple[int, int, int] | None = None
+        self._hashes: dict[str, str] = {}
+
+    def hashes(self) -> dict[str, str]:
+        try:
+            info = self.path.stat()
+            seen: tuple[int, int, int] | None = (info.st_ino, info.st_size, info.st_mtime_ns)
+        except FileNotFoundError:
+            seen = None
+        if seen is None:
+            self._seen, self._hashes = None, {}
+        elif seen != self._seen:
+            self._hashes, self._seen = load_hashes(self.path), seen
+        return self._hashes
+
+
 def list_users(path: Path) -> list[str]:
     return sorted(load_hashes(path))
 
@@ -52,23 +78,43 @@ def list_users(path: Path) -> list[str]:
 def add_user(path: Path, name: str, password: str) -> None:
     """Add account ``name``; refuses a taken or invalid name and a short password."""
     check_name(name)
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise UsersFileError(f"The password must have at least {MIN_PASSWORD_CHARS} characters.")
+    _check_password(password)
     entries = _load_entries(path)
     if name in entries:
-        raise UsersFileError(f"User {name!r} already exists; remove it first to replace it.")
+        raise UsersFileError(
+            f"User {name!r} already exists; to change its password:"
+            f" `python -m backend.users password {name}`."
+        )
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     entries[name] = {"hash": hash_password(password), "created": created}
     _write(path, entries)
 
 
 def remove_user(path: Path, name: str) -> None:
+    entries = _existing(path, name)
+    del entries[name]
+    _write(path, entries)
+
+
+def set_password(path: Path, name: str, password: str) -> None:
+    """Give existing account ``name`` a new password (a new hash, with a new salt)."""
+    _check_password(password)
+    entries = _existing(path, name)
+    entries[name]["hash"] = hash_password(password)
+    _write(path, entries)
+
+
+def _existing(path: Path, name: str) -> dict[str, dict]:
     entries = _load_entries(path)
     if name not in entries:
         known = ", ".join(sorted(entries)) or "none"
         raise UsersFileError(f"No user {name!r} in {path} (users: {known}).")
-    del entries[name]
-    _write(path, entries)
+    return entries
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise UsersFileError(f"The password must have at least {MIN_PASSWORD_CHARS} characters.")
 
 
 def check_name(name: str) -> None:

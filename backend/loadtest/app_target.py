@@ -5,11 +5,12 @@ fresh browser tab does, so no chat history grows between requests and the worklo
 direct target. Before the clock starts it submits the settings panel with the request's
 ``max_tokens`` and temperature 0 (``APP_SETTINGS``: what the direct target sends), and the
 message carries the Think command when the request thinks, so both targets ask the model for
-the same lengths in the same mode. Once per target it signs in as the chat's local user when
-the chat runs without login (``backend.auth.client``). Then it starts the clock and sends the
-message; the server answers ``task_start``, ``stream_start`` / ``stream_token`` per streamed
-step (the answer and any reasoning step), ``new_message`` / ``update_message``, and
-``task_end``.
+the same lengths in the same mode. Its sockets carry the login cookie it is given (the
+command line signs in once per run, see ``app_login``); given none, it signs in once as the
+chat's local user when the chat runs without login (``backend.auth.client``). Then it starts
+the clock and sends the message; the server answers ``task_start``, ``stream_start`` /
+``stream_token`` per streamed step (the answer and any reasoning step), ``new_message`` /
+``update_message``, and ``task_end``.
 
 A ``stream_start`` carrying text (Chainlit sends the first token in it) and every
 ``stream_token`` event are one chunk each. Only steps descending from the user message count
@@ -145,11 +146,12 @@ class AppTarget:
         think_command: str = "Think",
         timeout_s: float = 600.0,
         set_lengths: bool = True,
+        cookie: str | None = None,
     ):
         self.app_url = app_url.rstrip("/")
         self.count_text, self.think_command, self.timeout_s = count_text, think_command, timeout_s
         self.set_lengths = set_lengths
-        self._cookie: str | None = None  # the local user's login, fetched once
+        self._cookie = cookie  # None: the local user's login, fetched once
 
     async def _open(
         self, spec: RequestSpec, tracker: AnswerTracker, answered: asyncio.Event

@@ -14,7 +14,8 @@ The handshake, written once for the load tester's app target and the test suite'
 5. ``clear_session`` (acknowledged, so the disconnect cannot overtake it and the server drops
    the session at once instead of keeping it for ``session_timeout``), then disconnect.
 
-Every server event goes to ``on_event(event, data)`` in arrival order.
+Every server event goes to ``on_event(event, data)`` in arrival order. A refused connection
+raises socketio's ``ConnectionError`` with the server's reason (``refusal``) in its message.
 """
 
 from __future__ import annotations
@@ -70,8 +71,14 @@ class ChatSocket:
     ):
         self.url, self.cookie = url.rstrip("/"), cookie
         self.session_id, self.thread_id = session_id, thread_id
+        self.refusal = ""  # why the server refused the connection, if it did
         self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("*", on_event)
+        self.sio.on("connect_error", self._refused)
+
+    async def _refused(self, data: Any = None) -> None:
+        message = data.get("message") if isinstance(data, dict) else data
+        self.refusal = str(message or "the connection was refused")
 
     @property
     def connected(self) -> bool:
@@ -79,14 +86,21 @@ class ChatSocket:
 
     async def open(self, timeout_s: float = 30.0) -> None:
         """Steps 1 and 2: connect and announce the tab."""
-        await self.sio.connect(
-            self.url,
-            auth=browser_auth(self.session_id, self.thread_id),
-            headers={"Cookie": self.cookie} if self.cookie else {},
-            transports=["websocket"],
-            socketio_path=SOCKET_PATH,
-            wait_timeout=timeout_s,
-        )
+        try:
+            await self.sio.connect(
+                self.url,
+                auth=browser_auth(self.session_id, self.thread_id),
+                headers={"Cookie": self.cookie} if self.cookie else {},
+                transports=["websocket"],
+                socketio_path=SOCKET_PATH,
+                wait_timeout=timeout_s,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            if not self.refusal:
+                raise
+            raise socketio.exceptions.ConnectionError(
+                f"{self.url} refused the chat: {self.refusal}"
+            ) from exc
         await self.sio.emit("connection_successful")
 
     async def apply_settings(self, values: dict[str, Any], timeout_s: float = 30.0) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import random
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,10 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from backend.auth.client import LoginError
+from backend.config import Config, ConfigError
 from backend.loadtest import report
+from backend.loadtest.app_login import app_cookie
 from backend.loadtest.direct import first_model_id, make_client
 from backend.loadtest.metrics import parse_slo, summarize
 from backend.loadtest.runner import ServerSampler
@@ -37,6 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--base-url", default="http://127.0.0.1:8001/v1")
     p.add_argument("--app-url", default="http://127.0.0.1:8000")
     p.add_argument("--app-think-command", default="Think", help="command for thinking requests")
+    p.add_argument("--user", default="", help="app: account to sign in as (chat with accounts)")
+    p.add_argument(
+        "--password", default=None, help="app: the account's password (default: LOADTEST_PASSWORD)"
+    )
     p.add_argument(
         "--app-keep-settings",
         action="store_true",
@@ -51,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "summary); one process parses ~8k chunks/s, so use ~1 per 16 streams on a fast GPU",
     )
     p.add_argument("--model", default=None, help="default: first id from /v1/models")
-    p.add_argument("--api-key", default=os.environ.get("VLLM_API_KEY"))
+    p.add_argument("--api-key", default=None, help="the model server's (default: VLLM_API_KEY)")
     p.add_argument("--concurrency", type=_numbers(int), default=None, help="e.g. 1,8,64,256")
     p.add_argument("--request-rate", type=_numbers(float), default=None, help="req/s, e.g. 1,4")
     p.add_argument("--burstiness", type=float, default=1.0, help="gamma shape; 1 = Poisson")
@@ -84,6 +91,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.processes < 1:
         p.error("--processes must be at least 1")
     args.slo_ms = parse_slo(args.slo)
+    try:  # VLLM_API_KEY and LOADTEST_PASSWORD, from the environment or .env
+        settings = Config.from_env()
+    except ConfigError as exc:
+        p.error(str(exc))
+    args.api_key = args.api_key or settings.vllm_api_key or None
+    if args.password is None:
+        args.password = settings.loadtest_password
     return args
 
 
@@ -108,6 +122,7 @@ class LevelSpec:
 
 class Runner:
     opener: Opener | None = None  # a bench may open its own target (one process only)
+    app_cookie: str | None = None  # the app target's login (None: the local user's)
 
     def __init__(self, args: argparse.Namespace, model: str | None, http: httpx.AsyncClient):
         self.args, self.model, self.console = args, model, Console(stderr=True)
@@ -126,6 +141,7 @@ class Runner:
             timeout_s=a.timeout,
             pool=pool,
             app_sets_lengths=not a.app_keep_settings,
+            app_cookie=self.app_cookie,
         )
 
     async def level(self, level: LevelSpec, target_name: str, seed: int) -> dict[str, Any]:
@@ -209,6 +225,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     async with httpx.AsyncClient(timeout=30.0) as http:
         runner = Runner(args, model, http)
+        if "app" in targets:  # signed in once, before anything is timed
+            runner.app_cookie = await app_cookie(args.app_url, args.user, args.password)
         for i, level in enumerate(levels):
             for j, target in enumerate(targets):  # a fresh seed: no prompt is ever sent twice
                 rows.append(await runner.level(level, target, args.seed + 7919 * i + 104729 * j))
@@ -221,7 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**31)
-    rows = asyncio.run(run(args))
+    try:
+        rows = asyncio.run(run(args))
+    except LoginError as exc:
+        sys.stderr.write(f"python -m backend.loadtest: {exc}\n")
+        return 2
     for row in rows:
         row.setdefault("seed", args.seed)
     report.print_table(rows)

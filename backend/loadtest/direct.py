@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -78,10 +79,19 @@ def chunk_text(chunk: Any, endpoint: Endpoint) -> str:
 
 
 class DirectTarget:
-    """Sends one ``RequestSpec`` at a time to ``/v1/chat/completions`` or ``/v1/completions``."""
+    """Sends one ``RequestSpec`` at a time to ``/v1/chat/completions`` or ``/v1/completions``.
 
-    def __init__(self, client: openai.AsyncOpenAI, model: str, endpoint: Endpoint):
-        self.client, self.model, self.endpoint = client, model, endpoint
+    ``clock`` timestamps the start and each chunk (seconds; ``time.perf_counter`` unless a
+    test drives time itself)."""
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        model: str,
+        endpoint: Endpoint,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
+        self.client, self.model, self.endpoint, self.clock = client, model, endpoint, clock
 
     async def _open(self, spec: RequestSpec) -> Any:
         common: dict[str, Any] = {
@@ -102,14 +112,14 @@ class DirectTarget:
         )
 
     async def send(self, spec: RequestSpec) -> RequestResult:
-        start = time.perf_counter()
+        start = self.clock()
         arrivals: list[float] = []
         usage_tokens = prompt_tokens = None
         try:
             stream = await self._open(spec)
             async with stream:
                 async for chunk in stream:
-                    now = time.perf_counter()
+                    now = self.clock()
                     if chunk_text(chunk, self.endpoint):
                         arrivals.append(now)
                     if getattr(chunk, "usage", None):

@@ -35,6 +35,7 @@ class TargetSpec:
     timeout_s: float
     pool: int  # connections the direct target keeps open
     app_sets_lengths: bool = True  # the app target submits max tokens through the panel
+    app_cookie: str | None = None  # the run's login (app_login); None: the local user's
 
 
 @asynccontextmanager
@@ -52,6 +53,7 @@ async def open_target(spec: TargetSpec) -> AsyncIterator[Target]:
                 think_command=spec.think_command,
                 timeout_s=spec.timeout_s,
                 set_lengths=spec.app_sets_lengths,
+                cookie=spec.app_cookie,
             )
         return
     client = make_client(api_url_of(spec.base_url), spec.api_key, spec.pool, spec.timeout_s)

@@ -1,13 +1,15 @@
-"""Logins in a real browser: no login page for the loopback chat's local user, and the
-password form when accounts exist (wrong password refused, right one opens the chat).
-The chat runs without a model server: nothing here asks the model anything."""
+"""Logins in a real browser: no login page for the loopback chat's local user, the
+password form when accounts exist (wrong password refused, right one opens the chat), and
+an account removed while its page is open: the next message says it was signed out, and a
+reload shows the login form. The chat runs without a model server: nothing here asks the
+model anything."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
-from backend.auth.users import add_user
+from backend.auth.users import add_user, remove_user
 from backend.engine.process import free_port
 from tests.support.chat_app import ChatApp
 from tests.support.engine import ARTIFACTS
@@ -83,5 +85,31 @@ def test_accounts_get_the_password_form(tmp_path, page):
         page.locator("button[type=submit]").click()
         expect(page.locator("#chat-input")).to_be_visible(timeout=30_000)
         assert page.evaluate("fetch('/user').then(r => r.json())")["identifier"] == "alice"
+    finally:
+        app.stop()
+
+
+def sign_in(page, app: ChatApp, name: str, password: str) -> None:
+    page.goto(app.url)
+    expect(page).to_have_url(f"{app.url}/login", timeout=30_000)
+    page.locator("#email").fill(name)
+    page.locator("input[type=password]").fill(password)
+    page.locator("button[type=submit]").click()
+    expect(page.locator("#command-Think")).to_be_visible(timeout=30_000)  # chat started
+
+
+def test_a_removed_account_is_signed_out_of_its_open_page(tmp_path, page):
+    add_user(tmp_path / "users.json", "alice", "alice-password")
+    app = start(tmp_path, "chat-browser-removed.log")
+    try:
+        sign_in(page, app, "alice", "alice-password")
+        remove_user(tmp_path / "users.json", "alice")
+        page.locator("#chat-input").fill("Anyone there?")
+        page.locator("#chat-input").press("Enter")
+        expect(page.get_by_text("You have been signed out")).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "removed-account-signed-out.png"))
+        page.reload()
+        expect(page).to_have_url(f"{app.url}/login", timeout=30_000)
+        expect(page.locator("input[type=password]")).to_be_visible()
     finally:
         app.stop()

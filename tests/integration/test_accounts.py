@@ -111,7 +111,7 @@ def test_local_logins_are_void_once_accounts_exist(tmp_path):
     )
     assert removed.returncode == 0, removed.stderr
     add_user(tmp_path / "users.json", "carol", "carol-password")
-    with chat(tmp_path, "chat-switch-3.log") as app:  # the CLI's removal renewed the key
+    with chat(tmp_path, "chat-switch-3.log") as app:  # alice was removed: her login is void
         assert whoami(app, alice).status_code == 401
 
 

@@ -41,9 +41,8 @@ ALLOWED = {
     "proxy": {"backend.config"},
     "loadtest": {"backend.config", "backend.server", "backend.auth.client"},
 }
-# Still reads VLLM_API_KEY itself: the load tester's command line is being reworked.
 # backend/auth/hooks.py only writes CHAINLIT_AUTH_SECRET: the one channel Chainlit reads it from.
-ENV_READERS = {"backend/config.py", "backend/loadtest/cli.py", "backend/auth/hooks.py"}
+ENV_READERS = {"backend/config.py", "backend/auth/hooks.py"}
 
 
 def module_name(path: Path, root: Path) -> str:

@@ -44,12 +44,30 @@ def test_add_from_stdin_then_list_and_remove(cfg, capsys):
     assert list(load_hashes(cfg.users_path)) == ["alice"]
 
 
-def test_remove_voids_open_logins_at_next_start(cfg, capsys):
+def test_remove_says_open_logins_end_now_and_keeps_the_key(cfg, capsys):
     run(cfg, "add", "alice", "--password-stdin", stdin="correct horse")
     before = kept_secret(cfg.users_path.parent)
     assert run(cfg, "remove", "alice") == 0
-    assert kept_secret(cfg.users_path.parent) != before
-    assert "restarts" in capsys.readouterr().out
+    assert kept_secret(cfg.users_path.parent) == before  # nobody else is signed out
+    assert "end at their next request" in capsys.readouterr().out
+
+
+def test_password_changes_the_hash_of_an_existing_account_only(cfg, capsys):
+    run(cfg, "add", "alice", "--password-stdin", stdin="correct horse")
+    run(cfg, "add", "bob", "--password-stdin", stdin="battery staple")
+    bob_before = load_hashes(cfg.users_path)["bob"]
+    capsys.readouterr()
+    assert run(cfg, "password", "alice", "--password-stdin", stdin="new password\n") == 0
+    assert "end at their next request" in capsys.readouterr().out
+    hashes = load_hashes(cfg.users_path)
+    assert verify_password(hashes["alice"], "new password")
+    assert not verify_password(hashes["alice"], "correct horse")
+    assert hashes["bob"] == bob_before
+    assert run(cfg, "password", "carol", "--password-stdin", stdin="new password") == 1
+    assert "No user 'carol'" in capsys.readouterr().err
+    assert run(cfg, "password", "alice", "--password-stdin", stdin="short") == 1
+    assert "at least 8 characters" in capsys.readouterr().err
+    assert verify_password(load_hashes(cfg.users_path)["alice"], "new password")
 
 
 def test_list_when_empty(cfg, capsys):
@@ -115,9 +133,9 @@ def test_real_command_uses_users_file_and_never_prints_the_password(tmp_path):
     assert listed.stdout.split() == ["alice"]
 
 
-def test_remove_with_a_configured_secret_says_how_to_end_logins(tmp_path, capsys):
+def test_remove_with_a_configured_secret_writes_no_key_file(tmp_path, capsys):
     cfg = Config(data_dir=str(tmp_path / "data"), auth_secret="set-by-the-operator")
     run(cfg, "add", "alice", "--password-stdin", stdin="correct horse")
     assert run(cfg, "remove", "alice") == 0
-    assert "change CHAINLIT_AUTH_SECRET" in capsys.readouterr().out
+    assert "end at their next request" in capsys.readouterr().out
     assert not (tmp_path / "data" / "auth_secret").exists()  # the operator's key stays theirs
