@@ -32,6 +32,17 @@ def _numbers(kind: type) -> Any:
     return lambda text: [kind(part) for part in text.split(",") if part.strip()]
 
 
+# The direct target is greedy; a chat left to its own settings samples (top-k/top-p), so the
+# halves would ask for different work, and on vLLM the app half alone can meet the sampler's
+# first-use kernel compile: a multi-second stall of every stream (docs/performance.md).
+SAMPLING_MISMATCH = (
+    "--compare with --app-keep-settings would compare a greedy direct half (temperature 0, "
+    "max tokens --output-len) with the chat's own sampling settings, so the two halves would "
+    "not ask the model for the same work; drop --app-keep-settings, or use bench.relay_bench, "
+    "whose direct half sends the chat's settings"
+)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m backend.loadtest", description=__doc__)
     p.add_argument("--target", choices=("direct", "app"), default="direct")
@@ -48,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--app-keep-settings",
         action="store_true",
         help="app: leave the chat's settings panel as it is (default: set max tokens to "
-        "--output-len and temperature 0 first, as the direct target asks)",
+        "--output-len and temperature 0 first, as the direct target asks); not with --compare",
     )
     p.add_argument(
         "--processes",
@@ -90,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--think-ratio must be in [0, 1] and --burstiness > 0")
     if args.processes < 1:
         p.error("--processes must be at least 1")
+    if args.compare and args.app_keep_settings:
+        p.error(SAMPLING_MISMATCH)
     args.slo_ms = parse_slo(args.slo)
     try:  # VLLM_API_KEY and LOADTEST_PASSWORD, from the environment or .env
         settings = Config.from_env()
