@@ -61,6 +61,7 @@ wait_url() {  # URL SECONDS
 # The product as a GPU user starts it: by default the bf16 checkpoint /tmp/q4b; RELAY_MODEL and
 # RELAY_SERVED pick another (the block-FP8 one: /tmp/q4b-fp8, Qwen/Qwen3-4B-FP8). CHAT_WORKERS
 # passes through to start.sh; a portable nginx in /tmp/nginx/bin is used when the machine has none.
+# RELAY_STALL=1 first times the fresh server's first sampled batches (bench/sampler_stall.py).
 relay() {
   local seconds=$1 pid rc=0
   shift
@@ -73,6 +74,11 @@ relay() {
   pid=$!
   if wait_url http://127.0.0.1:8001/health 240 && wait_url http://127.0.0.1:8000/ 60; then
     echo "product ready after $SECONDS s"
+    if [ -n "${RELAY_STALL:-}" ]; then  # first sampled batches of a fresh server, timed
+      /tmp/venv-fe/bin/python -m bench.sampler_stall --base-url http://127.0.0.1:8001/v1 \
+        --api-key k --cache-dir "$HOME/.triton/cache" --wave greedy:16 --wave sampled:4 \
+        --wave sampled:16 --wave sampled:16 --wave sampled:64 > "$out/sampler-stall.jsonl" || true
+    fi
     VLLM_API_KEY=k PYTHONUNBUFFERED=1 /tmp/venv-fe/bin/python -m bench.gpu_relay --out "$out" \
       --deadline-s $((seconds - SECONDS - 45)) "$@" || rc=$?
   else

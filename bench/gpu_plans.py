@@ -19,6 +19,7 @@ PORT = 8001
 BASE_URL = f"http://127.0.0.1:{PORT}/v1"
 FP8_KV = ("--kv-cache-dtype", "fp8")
 ONLINE_FP8 = ("--quantization", "fp8")
+API4 = ("--api-server-count", "4")
 # name: (base, extra flags, weights)
 VARIANTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "throughput-fp8kv": ("throughput", FP8_KV, "dummy"),
@@ -35,6 +36,11 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "perf-throughput": ("defaults", ("--performance-mode", "throughput"), "dummy"),
     "perf-interactivity": ("defaults", ("--performance-mode", "interactivity"), "dummy"),
     "fp8-block-interactivity": ("defaults", ("--performance-mode", "interactivity"), "fp8-block"),
+    # the serving front end over several processes (vLLM's API server is one Python process
+    # that tokenizes, detokenizes, parses reasoning and streams every token)
+    "api4": ("defaults", API4, "dummy"),
+    "fp8-online-api4": ("defaults", (*ONLINE_FP8, *API4), "dummy"),
+    "fp8-online-kv-api4": ("defaults", (*ONLINE_FP8, *FP8_KV, *API4), "dummy"),
 }
 
 
@@ -121,6 +127,8 @@ PLANS = {
         level_cap_s=40.0,
         per_config={"defaults": (*ENGINE_LOADS, *CLIENT_CHECK)},
     ),
+    # the same loads without the client check: configs compared with a same-day defaults run
+    "levers": Plan("chat", 0.9, 10000, ENGINE_LOADS, think_ratio=0.5, level_cap_s=40.0),
     "engine-smoke": Plan(
         "chat", 0.9, 2048, (Load("sharded", "1:2,4:8", 64, 16), Load("sharded", "1:2", 64, 16))
     ),

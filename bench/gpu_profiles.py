@@ -42,6 +42,7 @@ from bench.vllm_server import (
     BENCH_SERVE,
     Server,
     check_flags,
+    cpu_delta,
     describe_device,
     flag_key,
     flag_pairs,
@@ -153,7 +154,9 @@ def load_command(s: Bench, plan: Plan, load: Load, streams: int, n: int, out: Pa
     ]
 
 
-def run_load(s: Bench, plan: Plan, load: Load, tag: str, run: int) -> list[dict[str, Any]]:
+def run_load(
+    s: Bench, plan: Plan, load: Load, tag: str, run: int, server: Server | None = None
+) -> list[dict[str, Any]]:
     """One tool at each of its levels; every level is one subprocess, bounded in time."""
     done = []
     endpoint = load.endpoint or plan.endpoint
@@ -178,6 +181,7 @@ def run_load(s: Bench, plan: Plan, load: Load, tag: str, run: int) -> list[dict[
         cmd = load_command(s, plan, load, streams, n, out)
         entry["cmd"] = " ".join(cmd)
         started = time.monotonic()
+        cpu_before = server.cpu_s() if server else {}
         try:
             with open(log, "w") as f:
                 rc = subprocess.run(
@@ -187,6 +191,8 @@ def run_load(s: Bench, plan: Plan, load: Load, tag: str, run: int) -> list[dict[
         except subprocess.TimeoutExpired:
             entry["error"] = "timeout"
         entry["wall_s"] = round(time.monotonic() - started, 1)
+        if server:  # cores each server process used during the level (client start included)
+            entry["server_cores"] = cpu_delta(cpu_before, server.cpu_s(), entry["wall_s"])
         entry["log_tail"] = log.read_text()[-1500:] if log.exists() else ""
         print(f"  {name}: {entry.get('rc', entry.get('error'))} in {entry['wall_s']} s", flush=True)
         done.append(entry)
@@ -231,7 +237,7 @@ def run_job(s: Bench, plan_name: str, config: str, flag_check: dict[str, str]) -
         job["loads"] = [
             e
             for run, load in enumerate(plan.per_config.get(config, plan.loads), 1)
-            for e in run_load(s, plan, load, tag, run)
+            for e in run_load(s, plan, load, tag, run, server)
         ]
     except Exception as exc:  # recorded; the next job still runs
         job["error"] = f"{type(exc).__name__}: {exc}"

@@ -177,9 +177,42 @@ class Server:
                 time.sleep(1.0)  # polling the health endpoint, bounded by the deadline
         raise TimeoutError(f"server not healthy after {timeout_s:.0f} s")
 
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds used so far by each process of the group, keyed ``name[pid]`` (the
+        name vLLM gives it: ``VLLM::EngineCore``, an API server's title, or the command)."""
+        return group_cpu_s(os.getpgid(self.proc.pid)) if self.proc else {}
+
     def stop(self) -> None:
         if self.proc:  # SIGINT: vLLM's clean shutdown; until its GPU memory is free again
             stop_group(self.proc, grace_s=30.0, sig=signal.SIGINT, gone_within_s=30.0)
+
+
+def group_cpu_s(pgid: int) -> dict[str, float]:
+    """User + system CPU seconds of every live process in process group ``pgid`` (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[2]) != pgid:  # fields[0] is the state; [2] the process group
+            continue
+        title = cmdline[0].decode(errors="replace").rsplit("/", 1)[-1] or "?"
+        if title.startswith("python") and len(cmdline) > 2:
+            title = " ".join(a.decode(errors="replace") for a in cmdline[1:3])
+        title = " ".join(title.split())
+        found[f"{title[:40]}[{stat.parent.name}]"] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float], wall_s: float):
+    """Cores each process used between two ``group_cpu_s`` readings, busiest first."""
+    used = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    ranked = sorted(used.items(), key=lambda kv: -kv[1])
+    return {k: round(v / wall_s, 2) for k, v in ranked if v > 0.05 * wall_s} if wall_s > 0 else {}
 
 
 def describe_device(python: str) -> dict[str, Any]:

@@ -79,6 +79,11 @@ def show_plan(plan: LaunchPlan) -> None:
     console.print(f"Launch plan: {plan.summary()}")
     if plan.sizing.get("notice"):
         console.print(f"[cyan]{plan.sizing['notice']}[/]")
+    if plan.sizing.get("weights") == "fp8-block" and "VLLM_USE_DEEP_GEMM" not in os.environ:
+        console.print(
+            "[cyan]Block-FP8 weights: DeepGEMM off (its kernel warm-up takes minutes at "
+            "start); VLLM_USE_DEEP_GEMM=1 turns it on.[/]"
+        )
     shown = [
         "***" if prev == "--api-key" else arg
         for prev, arg in zip(["", *cmd[:-1]], cmd, strict=True)
@@ -98,7 +103,7 @@ def serve(config: Config, timeout_s: float, plan_file: Path | None = None) -> in
     show_plan(plan)
     choice, cmd = plan.choice, list(plan.command)
     log_path = Path(config.run_dir) / "vllm.log"
-    engine = Engine(config, cmd, engine_env(config, plan.device), log_path)
+    engine = Engine(config, cmd, engine_env(config, plan.device, plan.sizing.get("weights")), log_path)
     status = EngineStatus(
         "starting",
         model=choice.path,

@@ -195,7 +195,7 @@ class Runner:
             request_rate=level.request_rate,
             slo_ms=a.slo_ms or None,
         )
-        server = summarize_server(sampler.samples)
+        server = summarize_server(sampler.samples, sampler.times_s)
         row = report.level_row(
             report.Level(target_name, a.endpoint, summary, server, plan.exact, plan.note)
         )

@@ -97,6 +97,7 @@ class ServerSampler:
     def __init__(self, root_url: str, api_key: str | None, interval_s: float = 0.5):
         self.root_url, self.api_key, self.interval_s = root_url, api_key, interval_s
         self.samples: list[ServerMetrics] = []
+        self.times_s: list[float] = []  # time.monotonic() at each sample
         self.errors = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -104,11 +105,11 @@ class ServerSampler:
         async with httpx.AsyncClient(timeout=max(self.interval_s * 4, 2.0)) as client:
             while True:
                 try:
-                    self.samples.append(
-                        await fetch_server_metrics(
-                            self.root_url, client=client, api_key=self.api_key
-                        )
+                    sample = await fetch_server_metrics(
+                        self.root_url, client=client, api_key=self.api_key
                     )
+                    self.samples.append(sample)
+                    self.times_s.append(time.monotonic())
                 except (httpx.HTTPError, ValueError):
                     self.errors += 1
                 await asyncio.sleep(self.interval_s)  # the sampling period

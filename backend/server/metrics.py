@@ -42,6 +42,7 @@ class ServerMetrics:
     prefix_cache_hits: int = 0
     prefix_cache_queries: int = 0
     kv_cache_tokens: int | None = None  # num_gpu_blocks x block_size, from cache_config_info
+    generation_tokens: int = 0  # output tokens the engine has produced since it started
 
     def max_concurrency(self, max_model_len: int) -> float | None:
         """Full-length requests the KV cache holds at once (vLLM's "Maximum concurrency")."""
@@ -102,6 +103,7 @@ def parse_metrics(text: str) -> ServerMetrics:
         prefix_cache_hits=int(hits),
         prefix_cache_queries=int(queries),
         kv_cache_tokens=kv_tokens,
+        generation_tokens=int(_total(values, "vllm:generation_tokens_total")),
     )
 
 

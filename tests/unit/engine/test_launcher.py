@@ -1,6 +1,6 @@
 import json
 
-from backend.config import DEMO_SERVED_NAME, Config
+from backend.config import DEMO_SERVED_NAME, ROOT, Config
 from backend.engine.launcher import (
     REASONING_CONFIG,
     ModelChoice,
@@ -68,3 +68,20 @@ def test_gpu_sizing_asks_the_planner_for_a_launch_that_fits(monkeypatch):
     # An explicit choice wins over the plan.
     flags, _ = sizing(Config(max_num_seqs=7), choice, "cuda")
     assert flags[flags.index("--max-num-seqs") + 1] == "7"
+
+
+def test_block_fp8_weights_start_without_deep_gemm_unless_asked(monkeypatch):
+    import backend.engine.launcher as launcher
+
+    fp8 = str(ROOT / "tests" / "support" / "qwen3-4b-fp8")
+    monkeypatch.setattr(launcher, "_gpu_memory_gib", lambda: 139.7)
+    _, plan = sizing(Config(model=fp8), ModelChoice(fp8, "Qwen/Qwen3-4B-FP8", False), "cuda")
+    assert plan["weights"] == "fp8-block"
+    monkeypatch.delenv("VLLM_USE_DEEP_GEMM", raising=False)
+    assert launcher.engine_env(Config(), "cuda", plan["weights"])["VLLM_USE_DEEP_GEMM"] == "0"
+    assert "VLLM_USE_DEEP_GEMM" not in launcher.engine_env(Config(), "cuda", None)
+    assert "VLLM_USE_DEEP_GEMM" not in launcher.engine_env(Config(), "cpu", "fp8-block")
+    monkeypatch.setenv("VLLM_USE_DEEP_GEMM", "1")  # the user's choice wins
+    assert launcher.engine_env(Config(), "cuda", "fp8-block")["VLLM_USE_DEEP_GEMM"] == "1"
+    _, bf16 = sizing(Config(), ModelChoice("Qwen/Qwen3-4B", "Qwen/Qwen3-4B", False), "cuda")
+    assert bf16["weights"] is None

@@ -20,6 +20,7 @@ def test_parses_a_vllm_sample():
         prefix_cache_hits=10240,
         prefix_cache_queries=40960,
         kv_cache_tokens=7281 * 16,
+        generation_tokens=20480,
     )
 
 
