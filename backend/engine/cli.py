@@ -103,7 +103,8 @@ def serve(config: Config, timeout_s: float, plan_file: Path | None = None) -> in
     show_plan(plan)
     choice, cmd = plan.choice, list(plan.command)
     log_path = Path(config.run_dir) / "vllm.log"
-    engine = Engine(config, cmd, engine_env(config, plan.device, plan.sizing.get("weights")), log_path)
+    env = engine_env(config, plan.device, plan.sizing.get("weights"))
+    engine = Engine(config, cmd, env, log_path)
     status = EngineStatus(
         "starting",
         model=choice.path,
