@@ -125,6 +125,8 @@ class ServerSampler:
                 await self._task
         with contextlib.suppress(httpx.HTTPError, ValueError):
             async with httpx.AsyncClient(timeout=2.0) as client:  # one last look at the end
-                self.samples.append(
-                    await fetch_server_metrics(self.root_url, client=client, api_key=self.api_key)
+                last = await fetch_server_metrics(
+                    self.root_url, client=client, api_key=self.api_key
                 )
+                self.samples.append(last)
+                self.times_s.append(time.monotonic())

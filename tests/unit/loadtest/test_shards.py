@@ -109,3 +109,16 @@ async def test_a_process_that_dies_before_the_start_stops_the_level_with_its_exi
         with pytest.raises(RuntimeError, match="before the start: exit code -9"):
             await asyncio.wait_for(level, 60)
     assert mp.active_children() == []  # the other one was stopped too
+
+
+async def test_the_sampler_times_every_sample_it_keeps_the_last_look_included():
+    from backend.loadtest.server_view import summarize_server
+
+    async with FakeOpenAIServer(Script()) as server:
+        sampler = ServerSampler(server.base_url.removesuffix("/v1"), None, 0.05)
+        async with sampler:
+            while len(sampler.samples) < 2:
+                await asyncio.sleep(0.05)  # polling; the test's own timeout bounds it
+    assert len(sampler.samples) >= 3 and len(sampler.times_s) == len(sampler.samples)
+    view = summarize_server(sampler.samples, sampler.times_s)
+    assert view is not None and view.generation_tok_s == 0.0  # an idle server: a rate of 0
