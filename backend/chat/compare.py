@@ -11,8 +11,10 @@ error ends its own side only.
 The conversation goes on from the kept answer: the thinking one unless the user picks the
 other (a button on each side, `keep`), and only that answer, without reasoning, is in the
 model's history. Everything shown is in the element's props (both sides, raw and rendered,
-stats, which side is kept) and a summary in the message's metadata, so a saved
-conversation holds the whole comparison.
+stats, which side is kept). The message's metadata (``SAVED_KEY``, `CompareView.record`)
+holds the same less the rendered copies, plus the kept answer: Chainlit's data layer does
+not store the element, so a saved conversation is restored from the message
+(backend/chat/compare_saved.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import chainlit as cl
@@ -35,6 +38,7 @@ from backend.chat.settings import SamplingSettings, SettingsState
 from backend.chat.turn import _prepare
 from backend.server.client import ChatClient, Finish, ServerError, Usage
 from backend.server.reasoning import Segment
+from backend.store.transcript import SAVED_KEY
 
 COMMAND = "Compare"
 ELEMENT = "Compare"
@@ -58,7 +62,7 @@ class CompareView:
         self._interval_s = interval_s
         self._frames = Coalescer(interval_s)
         self.element = cl.CustomElement(name=ELEMENT, props=self.props(), display="inline")
-        self.message = cl.Message(content="", metadata={"compare": self.summary()})
+        self.message = cl.Message(content="", metadata={SAVED_KEY: self.record()})
 
     def side(self, key: str) -> Side | None:
         return next((s for s in self.sides if s.key == key), None)
@@ -74,9 +78,21 @@ class CompareView:
             "keep_action": KEEP_ACTION,
         }
 
-    def summary(self) -> dict[str, Any]:
+    def record(self) -> dict[str, Any]:
+        """What the saved conversation keeps (transcript.py reads it back)."""
         kept = self.side(self.kept)
-        return {"id": self.id, "kept": self.kept, "kept_answer": kept.answer if kept else ""}
+        return {
+            "role": "compare",
+            "mode": COMMAND,
+            "answer": kept.answer if kept and self.final else "",
+            "id": self.id,
+            "element_id": self.element.id,
+            "question": self.question,
+            "budget": self.budget.id,
+            "kept": self.kept,
+            "final": self.final,
+            "sides": [s.record() for s in self.sides],
+        }
 
     async def open(self) -> None:
         await self.message.send()
@@ -92,7 +108,7 @@ class CompareView:
             return
         self.element.content = json.dumps(self.element.props)
         await self._store()
-        self.message.metadata = {"compare": self.summary()}
+        self.message.metadata = {SAVED_KEY: self.record()}
         await self.message.update()
 
     async def _store(self) -> None:
@@ -119,9 +135,11 @@ async def run_compare(
     settings_state: SettingsState,
     question: str,
     budget: BudgetChoice,
+    on_view: Callable[[CompareView], None] | None = None,
 ) -> CompareView | None:
     """Stream both answers, keep the default one in ``history``; on Stop, keep what came.
-    None when the question could not be sent (the chat already says why)."""
+    None when the question could not be sent (the chat already says why). ``on_view``
+    receives the view once the comparison is on screen."""
     view = CompareView(question, budget, interval_s=client.config.stream_flush_ms / 1000)
     history.add_user(question)
     view.user_turn = history.turns[-1]
@@ -133,6 +151,8 @@ async def run_compare(
     cl.user_session.set(SESSION_KEY, view)
     messages = history.messages(settings_state.current.system_prompt)
     await view.open()
+    if on_view is not None:
+        on_view(view)
     streams = []
     for side in view.sides:
         wanted = settings_state.for_message(side.thinking, budget.tokens)

@@ -35,6 +35,27 @@ class Side:
     first_token_at: float | None = None
     thinking_s: float | None = None
     stats: AnswerStats | None = None
+    saved_stats: dict[str, Any] | None = None  # a restored side's stats, as stored
+
+    @classmethod
+    def restored(cls, props: dict[str, Any]) -> Side:
+        """A side from a saved conversation (its ``props()`` as stored); one that was still
+        streaming when the chat stopped counts as stopped."""
+        status = props.get("status")
+        side = cls(
+            key=str(props.get("key")),
+            label=str(props.get("label") or props.get("key")),
+            thinking=bool(props.get("thinking")),
+            reasoning=str(props.get("reasoning") or ""),
+            answer=str(props.get("answer") or ""),
+            status=status if status in ("done", "stopped", "error") else "stopped",
+            error=props.get("error"),
+            note=props.get("note"),
+            thinking_s=props.get("thought_s"),
+        )
+        stats = props.get("stats")
+        side.saved_stats = stats if isinstance(stats, dict) else None
+        return side
 
     def __post_init__(self) -> None:
         self.started_at = time.monotonic()
@@ -82,8 +103,12 @@ class Side:
             "budget_cut": self.budget_cut,
             "error": self.error,
             "note": self.note,
-            "stats": _stats(self.stats),
+            "stats": _stats(self.stats) if self.stats else self.saved_stats,
         }
+
+    def record(self) -> dict[str, Any]:
+        """What a saved conversation keeps of the side: its props less the rendered copy."""
+        return {k: v for k, v in self.props().items() if k != "answer_md"}
 
 
 def _round(value: float | None, digits: int) -> float | None:

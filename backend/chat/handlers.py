@@ -16,7 +16,7 @@ from chainlit.chat_context import chat_contexts
 from chainlit.types import CommandDict, ThreadDict
 
 from backend.auth.hooks import forget_refused_resume
-from backend.chat import budget, compare, regenerate, routes, saved
+from backend.chat import budget, compare, compare_saved, regenerate, routes, saved
 from backend.chat.history import History
 from backend.chat.mathtext import normalize_math
 from backend.chat.modes import THINK_COMMAND, MessageMode, resolve_mode
@@ -159,8 +159,7 @@ async def handle_message(message: cl.Message | None) -> None:
         await _label(message, budget.label(shown, choice, thinking=comparing or mode.thinking))
         if comparing:
             await cl.context.emitter.set_commands(COMMANDS)  # Think is selected again
-            args = (get_client(), state.history, state.settings, mode.text, choice)
-            await compare.run_compare(*args)
+            await _saved_compare(state, message, mode.text, choice)
             return
         view = await _saved_turn(state, message, mode, choice.tokens)
         await regenerate.offer(view.message, mode.thinking, choice.tokens)
@@ -184,6 +183,26 @@ async def _saved_turn(
         saved.watch_saving(state.saving)
 
 
+async def _saved_compare(
+    state: ChatState, message: cl.Message, text: str, choice: budget.BudgetChoice
+) -> None:
+    """Run the comparison; record its kept answer for edits, as `_saved_turn` does."""
+    views: list[compare.CompareView] = []
+    run = cl.context.current_step
+    await saved.notice_unsaved(state.saving)
+    args = (get_client(), state.history, state.settings, text, choice, views.append)
+    try:
+        await compare.run_compare(*args)
+    finally:
+        if views:
+            kept = views[0].side(views[0].kept)
+            answer = kept.answer if kept else ""
+            steps = [run.id if run else None, views[0].message.id]
+            saved.record_entry(state.saving, message, text, answer, steps)
+        saved.save_thread_state(state.settings, think=state.think)
+        saved.watch_saving(state.saving)
+
+
 async def _label(message: cl.Message, label: str) -> None:
     """The bubble shows the mode it was sent in; its text is made safe for LaTeX too."""
     content = normalize_math(message.content or "")
@@ -196,13 +215,22 @@ async def compare_keep(action: cl.Action) -> None:
     state = _state()
     if problem := await compare.keep(action.payload, state.history, state.lock):
         await note(problem)
+        return
+    view: compare.CompareView = cl.user_session.get(compare.SESSION_KEY)
+    kept = view.side(view.kept)
+    saved.replace_answer(state.saving, view.message.id, kept.answer if kept else "")
 
 
 async def answer_again(action: cl.Action) -> None:
     state = _state()
-    args = (get_client(), state.history, state.settings, state.lock)
+    replaced: regenerate.Offer | None = cl.user_session.get(regenerate.SESSION_KEY)
+    views: list[AnswerView] = []
+    args = (get_client(), state.history, state.settings, state.lock, views.append)
     if problem := await regenerate.answer_again(action.payload, *args):
         await note(problem)
+    elif replaced is not None and views and views[0].message is not None:
+        new_steps = [views[0].step.id if views[0].step else None, views[0].message.id]
+        saved.replace_answer(state.saving, replaced.message.id, views[0].answer, new_steps)
 
 
 async def resume_chat(thread: ThreadDict) -> None:
@@ -212,6 +240,8 @@ async def resume_chat(thread: ThreadDict) -> None:
     state.saving.entries = saved.entries_from(transcript)
     state.history = saved.history_from(state.saving.entries)
     state.settings, state.think = saved.restore_settings(transcript.saved)
+    interval_s = get_config().stream_flush_ms / 1000
+    compare_saved.restore(thread, transcript, state.history, interval_s=interval_s)
     commands: list[CommandDict] = [
         {**c, "selected": state.think} if c["id"] == THINK_COMMAND else c for c in COMMANDS
     ]

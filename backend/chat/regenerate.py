@@ -3,24 +3,28 @@
 The actions sit under the latest answer only (older ones are removed when a new answer
 arrives). Answering again drops the last exchange's answer from the model's history and
 asks the same question again; the new answer replaces the old one there, and the old one
-on screen says so. Chainlit runs action callbacks outside the message task, so the new
-answer runs as the session's current task: Stop cancels it like any answer.
+on screen says so (and is marked ``replaced`` in what is saved). If the question cannot be
+sent again (nothing new is shown), the old answer stays: in the history and on screen.
+Chainlit runs action callbacks outside the message task, so the new answer runs as the
+session's current task: Stop cancels it like any answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 import chainlit as cl
 
-from backend.chat.history import History
+from backend.chat.history import History, Turn
 from backend.chat.modes import NO_THINK_LABEL, THINK_COMMAND, MessageMode
 from backend.chat.settings import SettingsState
 from backend.chat.turn import run_turn
+from backend.chat.view import AnswerView
 from backend.server.client import ChatClient
+from backend.store.transcript import SAVED_KEY
 
 ACTION = "regenerate"
 SESSION_KEY = "regenerate_last"
@@ -90,8 +94,16 @@ async def run_as_task(coro: Coroutine[Any, Any, None]) -> None:
         await cl.context.emitter.task_end()
 
 
-async def mark_replaced(old: cl.Message) -> None:
-    old.content = f"{old.content}\n\n{REPLACED_NOTE}" if old.content else REPLACED_NOTE
+async def mark_replaced(old: cl.Message, replaced: bool = True) -> None:
+    """Say under ``old`` that it was replaced (or, ``replaced=False``, no longer)."""
+    content = (old.content or "").removesuffix(REPLACED_NOTE).rstrip()
+    if replaced:
+        content = f"{content}\n\n{REPLACED_NOTE}" if content else REPLACED_NOTE
+    old.content = content
+    metadata = dict(old.metadata or {})
+    if isinstance(record := metadata.get(SAVED_KEY), dict):
+        metadata[SAVED_KEY] = {**record, "replaced": replaced}
+    old.metadata = metadata
     await old.update()
 
 
@@ -101,20 +113,31 @@ async def answer_again(
     history: History,
     settings: SettingsState,
     lock: asyncio.Lock,
+    on_view: Callable[[AnswerView], None] | None = None,
 ) -> str | None:
     """Answer the last question again in the mode ``payload["thinking"]``; returns a note
-    when that cannot be done now, else None."""
+    when that cannot be done now, else None. ``on_view`` receives the new answer's view."""
     last: Offer | None = cl.user_session.get(SESSION_KEY)
     if last is None:
         return "Only the latest answer can be answered again."
     if lock.locked():
         return "Wait until the current answer ends, then try again."
+    before = list(history.turns)
     question = history.pop_last_exchange()
     if question is None:
         return "There is no question to answer again."
-    thinking = bool(payload.get("thinking"))
-    await run_as_task(_again(client, history, settings, lock, last, question, thinking))
+    again = Again(last, question, bool(payload.get("thinking")), before, on_view)
+    await run_as_task(_again(client, history, settings, lock, again))
     return None
+
+
+@dataclass
+class Again:
+    last: Offer  # the answer being replaced
+    question: str
+    thinking: bool
+    before: list[Turn]  # the history as it was, if nothing new comes
+    on_view: Callable[[AnswerView], None] | None = None
 
 
 async def _again(
@@ -122,14 +145,17 @@ async def _again(
     history: History,
     settings: SettingsState,
     lock: asyncio.Lock,
-    last: Offer,
-    question: str,
-    thinking: bool,
+    again: Again,
 ) -> None:
+    last = again.last
     async with lock:
         await withdraw()
         await mark_replaced(last.message)
-        view = await run_turn(
-            client, history, settings, MessageMode(thinking, question), last.budget
-        )
-        await offer(view.message, thinking, last.budget)
+        mode = MessageMode(again.thinking, again.question)
+        view = await run_turn(client, history, settings, mode, last.budget, again.on_view)
+        if view.message is None:  # not sent (the chat said why): the old answer stays
+            history.turns[:] = again.before
+            await mark_replaced(last.message, replaced=False)
+            await offer(last.message, last.thinking, last.budget)
+            return
+        await offer(view.message, again.thinking, last.budget)

@@ -146,9 +146,29 @@ def record_turn(
     saving: Saving, message: cl.Message, text: str, view: AnswerView, run_id: str | None
 ) -> None:
     """Add the finished (or stopped) exchange to the ledger."""
-    entry = Entry(message.id, message.created_at, text, view.answer)
-    entry.step_ids = [i for i in (run_id, _id(view.step), _id(view.message)) if i]
+    step_ids = [run_id, _id(view.step), _id(view.message)]
+    record_entry(saving, message, text, view.answer, step_ids)
+
+
+def record_entry(
+    saving: Saving, message: cl.Message, text: str, answer: str, step_ids: list[str | None]
+) -> None:
+    """Add an exchange (an answer, a comparison's kept answer) to the ledger."""
+    entry = Entry(message.id, message.created_at, text, answer)
+    entry.step_ids = [i for i in step_ids if i]
     saving.entries.append(entry)
+
+
+def replace_answer(
+    saving: Saving, step_id: str, answer: str, new_steps: list[str | None] | None = None
+) -> None:
+    """The exchange that showed ``step_id`` has a new answer (answered again, or the other
+    side of a comparison kept); ``new_steps``: the steps that showed the new one."""
+    for entry in saving.entries:
+        if step_id in entry.step_ids:
+            entry.answer = answer
+            entry.step_ids += [i for i in new_steps or [] if i]
+            return
 
 
 def _id(step: cl.Step | cl.Message | None) -> str | None:

@@ -1,9 +1,12 @@
 """A stored conversation as files a person can keep: Markdown to read, JSON to process.
 
 Markdown shows each question and answer, its mode and stats line, the thumbs given, and
-the reasoning folded in a ``<details>`` block. JSON holds everything the chat stored:
-every message, reasoning with its timing, mode, settings, stats, timestamps, feedback.
-Both are pure functions of a `Transcript` and the export time.
+the reasoning folded in a ``<details>`` block. A comparison shows both sides, each with
+its reasoning folded, its stats and which one the conversation continued from; an answer
+replaced by answering again is folded above the answer that replaced it. JSON holds
+everything the chat stored: every message, reasoning with its timing, mode, settings,
+stats, timestamps, feedback, both sides of a comparison (``compare``) and the replaced
+answers (``replaced``). Both are pure functions of a `Transcript` and the export time.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ import json
 import re
 from typing import Any
 
-from backend.store.transcript import Exchange, Transcript
+from backend.store.compare_export import compare_json, compare_markdown, fold
+from backend.store.transcript import Answer, Attempt, Exchange, Transcript
 
 FORMAT = "hybrid-chat-conversation"
 VERSION = 1
 THUMBS = {1: "👍", 0: "👎"}
-_DETAILS_TAG = re.compile(r"</?details\b", re.IGNORECASE)
 
 
 def file_stem(transcript: Transcript) -> str:
@@ -38,23 +41,43 @@ def to_markdown(transcript: Transcript, exported_at: str) -> str:
 def _exchange_markdown(exchange: Exchange) -> list[str]:
     mode = f" · {exchange.command}" if exchange.command else ""
     lines = [f"## You{mode}", f"<sub>{exchange.created_at or ''}</sub>", "", exchange.question, ""]
-    for block in exchange.reasoning:
-        text = _DETAILS_TAG.sub(lambda m: "&lt;" + m.group(0)[1:], block["text"].strip())
-        lines += [f"<details><summary>{block['title'] or 'Reasoning'}</summary>", "", text]
-        lines += ["", "</details>", ""]
+    for attempt in exchange.replaced:
+        lines += _replaced_markdown(attempt)
     answer = exchange.answer
-    if answer is not None:
-        heading = "### Assistant"
-        if answer.feedback and answer.feedback.get("value") in THUMBS:
-            heading += f" {THUMBS[answer.feedback['value']]}"
-        lines += [heading, "", answer.text.strip() or "*(no answer)*", ""]
-        for extra in (answer.details.get("note"), answer.details.get("stats")):
-            if extra:
-                lines += [f"*{extra}*", ""]
-        if answer.feedback and answer.feedback.get("comment"):
-            lines += [f"> Feedback: {answer.feedback['comment']}", ""]
+    if exchange.compare is not None:
+        lines += compare_markdown(exchange.compare, _thumbs(answer))
+    else:
+        for block in exchange.reasoning:
+            lines += fold(block["title"] or "Reasoning", block["text"])
+        if answer is not None:
+            lines += [f"### Assistant{_thumbs(answer)}", "", answer.text.strip() or "*(no answer)*"]
+            lines += [""] + _extras(answer)
+    if answer is not None and answer.feedback and answer.feedback.get("comment"):
+        lines += [f"> Feedback: {answer.feedback['comment']}", ""]
     lines += [f"> {_one_line(note)}" for note in exchange.notes]
     return lines + ([""] if exchange.notes else [])
+
+
+def _thumbs(answer: Answer | None) -> str:
+    value = answer.feedback.get("value") if answer and answer.feedback else None
+    return f" {THUMBS[value]}" if value in THUMBS else ""
+
+
+def _extras(answer: Answer) -> list[str]:
+    """The note and stats line, in italics, as shown under the answer."""
+    lines: list[str] = []
+    for extra in (answer.details.get("note"), answer.details.get("stats")):
+        if extra:
+            lines += [f"*{extra}*", ""]
+    return lines
+
+
+def _replaced_markdown(attempt: Attempt) -> list[str]:
+    """An answer that was answered again: folded, its text and stats line inside."""
+    answer = attempt.answer
+    mode = f" · {answer.details['mode']}" if answer.details.get("mode") else ""
+    body = "\n\n".join([answer.text.strip() or "*(no answer)*"] + [x for x in _extras(answer) if x])
+    return fold(f"Replaced answer{mode}{_thumbs(answer)}", body)
 
 
 def _one_line(text: str | None) -> str:
@@ -81,7 +104,7 @@ def to_json(transcript: Transcript, exported_at: str) -> str:
 
 def _exchange_json(exchange: Exchange) -> dict[str, Any]:
     answer = exchange.answer
-    return {
+    document: dict[str, Any] = {
         "question": {
             "id": exchange.message_id,
             "text": exchange.question,
@@ -89,15 +112,26 @@ def _exchange_json(exchange: Exchange) -> dict[str, Any]:
             "created_at": exchange.created_at,
         },
         "reasoning": exchange.reasoning,
-        "answer": None
-        if answer is None
-        else {
-            "id": answer.id,
-            "text": answer.text,
-            "shown": answer.shown,
-            "created_at": answer.created_at,
-            **answer.details,
-            "feedback": answer.feedback,
-        },
+        "answer": _answer_json(answer),
         "notes": exchange.notes,
+    }
+    if exchange.compare is not None:
+        document["compare"] = compare_json(exchange.compare)
+    if exchange.replaced:
+        document["replaced"] = [
+            {"answer": _answer_json(a.answer), "reasoning": a.reasoning} for a in exchange.replaced
+        ]
+    return document
+
+
+def _answer_json(answer: Answer | None) -> dict[str, Any] | None:
+    if answer is None:
+        return None
+    return {
+        "id": answer.id,
+        "text": answer.text,
+        "shown": answer.shown,
+        "created_at": answer.created_at,
+        **answer.details,
+        "feedback": answer.feedback,
     }

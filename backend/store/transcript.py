@@ -5,6 +5,12 @@ export are tested on hand-built steps. The chat marks its own answers: an answer
 message carries ``metadata[SAVED_KEY]`` with the answer alone (without the italic note
 and stats line shown under it), its mode, stats and whether it was stopped. Messages
 without the mark (the chat's notes, "Task manually stopped.") are notes.
+
+A comparison's message is marked ``role: "compare"``: both sides as shown (reasoning,
+answer, status, stats) and which one was kept; its ``answer`` is the kept side's, the
+exchange's answer for the model. An exchange answered again ("Again") holds several
+answers in time order: reasoning belongs to the answer after it, the latest answer is the
+exchange's answer and the earlier ones are ``replaced``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,30 @@ class Answer:
 
 
 @dataclass
+class Attempt:
+    """An answer given and then replaced by answering again, with its reasoning."""
+
+    answer: Answer
+    reasoning: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    """Both sides of a comparison (``sides``: as the element showed them) and the kept one."""
+
+    id: str
+    kept: str
+    sides: list[dict[str, Any]]  # key, label, thinking, status, reasoning, answer, stats…
+    final: bool = True
+    record: dict[str, Any] = field(default_factory=dict)  # as stored
+    message_id: str = ""  # the comparison's message (the element belongs to it)
+    created_at: str | None = None
+
+    def side(self, key: str) -> dict[str, Any] | None:
+        return next((s for s in self.sides if s.get("key") == key), None)
+
+
+@dataclass
 class Exchange:
     message_id: str
     question: str  # as typed (a /think suffix included)
@@ -37,6 +67,14 @@ class Exchange:
     answer: Answer | None = None
     notes: list[str] = field(default_factory=list)
     step_ids: list[str] = field(default_factory=list)  # every step after the question
+    replaced: list[Attempt] = field(default_factory=list)  # answered again: the old answers
+    compare: Comparison | None = None
+
+    def retire_answer(self) -> None:
+        """A new answer is coming (Again): the current one and its reasoning are replaced."""
+        if self.answer is not None:
+            self.replaced.append(Attempt(self.answer, self.reasoning))
+        self.answer, self.reasoning, self.compare = None, [], None
 
 
 @dataclass
@@ -96,6 +134,8 @@ def _attach(exchange: Exchange, step: dict[str, Any]) -> None:
     exchange.step_ids.append(str(step.get("id")))
     kind = step.get("type")
     if kind == "llm":
+        if exchange.answer is not None:
+            exchange.retire_answer()  # reasoning after an answer starts the next one
         exchange.reasoning.append(
             {
                 "title": step.get("name") or "",
@@ -105,11 +145,49 @@ def _attach(exchange: Exchange, step: dict[str, Any]) -> None:
             }
         )
     elif kind == "assistant_message":
-        details = as_dict(step.get("metadata")).get(SAVED_KEY)
-        if isinstance(details, dict) and details.get("role") == "answer":
-            exchange.answer = _answer(step, details)
-        elif step.get("output"):
-            exchange.notes.append(step["output"])
+        metadata = as_dict(step.get("metadata"))
+        details = metadata.get(SAVED_KEY)
+        if not isinstance(details, dict) or details.get("role") not in ("answer", "compare"):
+            details = _older_compare(metadata.get("compare"))
+        if details is None:
+            if step.get("output"):
+                exchange.notes.append(step["output"])
+            return
+        if details["role"] == "compare" and not details.get("final", True):
+            # Stored when it began, never finished (the chat stopped): no answer to keep.
+            exchange.compare = _comparison(details, step)
+            return
+        if exchange.answer is not None:
+            exchange.retire_answer()
+        exchange.answer = _answer(step, details)
+        if details["role"] == "compare":
+            exchange.compare = _comparison(details, step)
+
+
+def _older_compare(summary: Any) -> dict[str, Any] | None:
+    """A comparison saved before both sides were kept: only the kept answer is known."""
+    if not isinstance(summary, dict) or not isinstance(summary.get("kept_answer"), str):
+        return None
+    return {
+        "role": "compare",
+        "id": summary.get("id"),
+        "kept": summary.get("kept"),
+        "answer": summary["kept_answer"],
+        "sides": [],
+    }
+
+
+def _comparison(details: dict[str, Any], step: dict[str, Any]) -> Comparison:
+    sides = details.get("sides")
+    return Comparison(
+        id=str(details.get("id") or ""),
+        kept=str(details.get("kept") or ""),
+        sides=[s for s in sides if isinstance(s, dict)] if isinstance(sides, list) else [],
+        final=bool(details.get("final", True)),
+        record=details,
+        message_id=str(step.get("id")),
+        created_at=step.get("createdAt"),
+    )
 
 
 def _answer(step: dict[str, Any], details: dict[str, Any]) -> Answer:
@@ -121,6 +199,13 @@ def _answer(step: dict[str, Any], details: dict[str, Any]) -> Answer:
         text=str(details.get("answer") or ""),
         shown=step.get("output") or "",
         created_at=step.get("createdAt"),
-        details={k: v for k, v in details.items() if k not in ("role", "answer")},
+        details=_answer_details(details),
         feedback=feedback or None,
     )
+
+
+def _answer_details(details: dict[str, Any]) -> dict[str, Any]:
+    """What is said about an answer besides its text (for a comparison: mode and kept side)."""
+    if details.get("role") == "compare":
+        return {"mode": details.get("mode") or "Compare", "kept": details.get("kept")}
+    return {k: v for k, v in details.items() if k not in ("role", "answer")}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from backend.store.transcript import SAVED_KEY
 from tests.support.chat_socket import ChatSession
 from tests.support.fault_proxy import Fault
 
@@ -48,10 +49,12 @@ async def test_element_is_republished_at_the_coalesced_rate_and_records_both_sid
     # One frame per interval at most (+ the first, each side's end, the final store).
     assert len(versions) <= elapsed_s / (FLUSH_MS / 1000) + 5, (len(versions), elapsed_s)
     assert len(versions) < tokens / 2, (len(versions), tokens)
-    # The message carries which answer the conversation continues from.
-    message = next(i for i in tab.shown.values() if i.metadata.get("compare"))
-    assert message.metadata["compare"]["kept"] == "think"
-    assert message.metadata["compare"]["kept_answer"] == sides["think"]["answer"]
+    # The message carries both sides and which answer the conversation continues from.
+    message = next(i for i in tab.shown.values() if i.metadata.get(SAVED_KEY))
+    record = message.metadata[SAVED_KEY]
+    assert record["role"] == "compare" and record["kept"] == "think" and record["final"]
+    assert record["answer"] == sides["think"]["answer"]
+    assert [s["answer"] for s in record["sides"]] == [s["answer"] for s in final["sides"]]
 
 
 async def test_compare_while_an_answer_streams_waits_its_turn(app, proxy):

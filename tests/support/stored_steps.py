@@ -65,8 +65,11 @@ def answer(
     note=None,
     feedback=None,
     stopped=False,
+    replaced=None,
 ):
     shown = "\n\n".join([text] + [f"*{x}*" for x in (note, stats) if x])
+    if replaced:
+        shown += "\n\n*Replaced by the answer below.*"
     details = {
         "role": "answer",
         "answer": text,
@@ -76,6 +79,8 @@ def answer(
         "stopped": stopped,
         "settings": {"temperature": 0.6},
     }
+    if replaced is not None:
+        details["replaced"] = replaced
     step = {
         "id": id_,
         "type": "assistant_message",
@@ -108,3 +113,55 @@ def thread(steps, metadata=None, name="Capital of France"):
         "metadata": json.dumps(metadata or {}),
         "steps": steps,
     }
+
+
+def side(key, answer, *, reasoning="", status="done", error=None):
+    """A comparison side as stored (`Side.record`)."""
+    thinking = key == "think"
+    return {
+        "key": key,
+        "label": "Think" if thinking else "No think",
+        "thinking": thinking,
+        "status": status,
+        "reasoning": reasoning,
+        "answer": answer,
+        "thought_s": 2.5 if reasoning else None,
+        "budget_cut": False,
+        "error": error,
+        "note": None,
+        "stats": {
+            "ttft_ms": 120 if thinking else 40,
+            "total_s": 3.5 if thinking else 1.25,
+            "reasoning_tokens": 30 if thinking else None,
+            "answer_tokens": 12 if thinking else 20,
+            "tokens_per_s": 12.5 if thinking else 16.0,
+        },
+    }
+
+
+def compare(tick, id_, sides, *, kept="think", final=True, question="", feedback=None):
+    """A comparison's message as the chat stores it (`CompareView.record`)."""
+    kept_side = next((s for s in sides if s["key"] == kept), None)
+    record = {
+        "role": "compare",
+        "mode": "Compare",
+        "answer": kept_side["answer"] if kept_side and final else "",
+        "id": "cmp-" + id_,
+        "element_id": "el-" + id_,
+        "question": question,
+        "budget": "settings",
+        "kept": kept,
+        "final": final,
+        "sides": sides,
+    }
+    step = {
+        "id": id_,
+        "type": "assistant_message",
+        "name": "Qwen3 Hybrid Chat",
+        "output": "",
+        "createdAt": tick(),
+        "metadata": json.dumps({SAVED_KEY: record}),
+    }
+    if feedback is not None:
+        step["feedback"] = {"forId": id_, "id": "f-" + id_, "value": feedback, "comment": ""}
+    return step

@@ -62,3 +62,17 @@ def test_default_kept_falls_back_when_thinking_gave_no_answer():
     thinking = _side(True, reasoning="only thoughts")
     assert default_kept([thinking, _side(False, answer="b")]) == "no_think"
     assert default_kept([thinking, _side(False)]) == "think"
+
+
+def test_a_saved_side_comes_back_as_it_was_shown():
+    side = _side(reasoning="Ones: 7 + 6 = 13.", answer="It costs $5.")
+    side.usage = Usage(prompt_tokens=10, completion_tokens=30, reasoning_tokens=20)
+    side.end("done")
+    restored = Side.restored(side.record())
+    assert restored.props() == side.props()
+    assert restored.record() == side.record() and "answer_md" not in side.record()
+
+
+def test_a_side_saved_while_it_streamed_comes_back_stopped():
+    streaming = _side(answer="Half an")
+    assert Side.restored(streaming.record()).props()["status"] == "stopped"

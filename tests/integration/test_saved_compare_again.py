@@ -1,0 +1,151 @@
+"""Comparisons and "Again" in saved conversations, against the real chat and a real
+database: reopened, the model sees what it saw live (the kept side, the replacing answer),
+the comparison is on screen again, and the export shows both sides and what was replaced.
+
+The model server is the scripted fake: a thinking answer streams reasoning t0…t7 then the
+answer t8…t15, a no-think answer t0…t15, so each answer says which mode gave it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+
+from backend.store.transcript import SAVED_KEY, as_dict
+from tests.integration.test_saved_conversations import (
+    FAST,
+    chat,
+    outputs,
+    saved_steps,
+    sent_messages,
+    until,
+)
+from tests.support.chat_app import ChatApp
+from tests.support.chat_socket import ChatSession
+from tests.support.fake_openai_server import FakeOpenAIServer
+
+THINKING = " ".join(f"t{i}" for i in range(8, 16))
+NO_THINK = " ".join(f"t{i}" for i in range(16))
+
+
+async def act(app: ChatApp, tab: ChatSession, name: str, payload: dict) -> None:
+    """Press an action's button (a comparison's "Continue from this answer", "Again")."""
+    action = {"name": name, "payload": payload, "id": str(uuid.uuid4()), "forId": ""}
+    async with httpx.AsyncClient(base_url=app.url, headers={"Cookie": tab.cookie}) as http:
+        reply = await http.post(
+            "/project/action", json={"sessionId": tab.session_id, "action": action}, timeout=120
+        )
+    reply.raise_for_status()
+
+
+async def compare(tab: ChatSession, question: str) -> dict:
+    """Ask in both modes; the comparison's final props."""
+    await tab.send(question, extra={"command": "Compare"})
+    await tab.wait_idle()
+    versions = [v for vs in tab.elements.values() for v in vs if v.get("name") == "Compare"]
+    return versions[-1]["props"]
+
+
+async def saved(app: ChatApp, tab: ChatSession, answers: int) -> list[dict]:
+    async def landed():
+        steps = await saved_steps(app, tab.cookie, tab.thread_id)
+        return steps if len(outputs(steps, "assistant_message")) >= answers else None
+
+    return await until(landed)
+
+
+async def export(app: ChatApp, tab: ChatSession) -> dict[str, str]:
+    before = set(tab.elements)
+    await tab.send("", extra={"command": "Export"})
+    await tab.wait_idle()
+    await tab.wait_for(lambda: len(set(tab.elements) - before) == 2, 10)
+    files = {}
+    async with httpx.AsyncClient(base_url=app.url, headers={"Cookie": tab.cookie}) as http:
+        for key in set(tab.elements) - before:
+            element = tab.elements[key][-1]
+            path = f"/project/file/{element['chainlitKey']}"
+            got = await http.get(path, params={"session_id": tab.session_id})
+            files[element["name"].rsplit(".", 1)[1]] = got.text
+    return files
+
+
+def history_sent(server: FakeOpenAIServer) -> list[tuple[str, str]]:
+    return sent_messages(server)[:-1]  # what came before the last question
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+async def test_reopened_conversation_continues_from_the_kept_side_and_the_new_answer(
+    tmp_path, engine, request
+):
+    url = request.getfixturevalue("pg_server").new_database() if engine == "postgresql" else ""
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, f"saved-compare-{engine}.log", DATABASE_URL=url) as app:
+            async with ChatSession(app.url) as tab:
+                props = await compare(tab, "Capital of France?")
+                await act(app, tab, "compare_keep", {"id": props["id"], "side": "no_think"})
+                await tab.ask("And Italy?", think=True)
+                await act(app, tab, "regenerate", {"thinking": False})  # Again (No think)
+                live = [("user", "Capital of France?"), ("assistant", NO_THINK)]
+                live += [("user", "And Italy?"), ("assistant", NO_THINK)]
+                await tab.ask("Live check")
+                assert history_sent(server) == live
+                await saved(app, tab, answers=4)
+            async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
+                shown = [e for e in again.resumed["elements"] if e["name"] == "Compare"]
+                assert len(shown) == 1 and shown[0]["forId"] in {
+                    s["id"] for s in again.resumed["steps"]
+                }
+                restored = shown[0]["props"]
+                assert restored["final"] and restored["kept"] == "no_think"
+                assert [s["answer"].strip() for s in restored["sides"]] == [THINKING, NO_THINK]
+                assert restored["sides"][0]["reasoning"].strip() and restored["sides"][0]["stats"]
+                await again.ask("Summarise", think=False)
+                assert history_sent(server) == live + [
+                    ("user", "Live check"),
+                    ("assistant", NO_THINK),
+                ]
+                files = await export(app, again)
+    md, doc = files["md"], json.loads(files["json"])
+    assert "### Think\n" in md and "### No think · kept" in md
+    kept_at = md.index("### No think · kept")
+    assert md.index("### Think\n") < md.index(THINKING) < kept_at
+    assert md.index(NO_THINK, kept_at) < md.index("## You · Think")
+    assert "<details><summary>Thought for" in md and "first token" in md
+    assert "<details><summary>Replaced answer · Think" in md
+    first, second = doc["exchanges"][:2]
+    assert first["compare"]["kept"] == "no_think" and first["answer"]["text"].strip() == NO_THINK
+    assert [s["kept"] for s in first["compare"]["sides"]] == [False, True]
+    assert second["answer"]["text"].strip() == NO_THINK and second["answer"]["mode"] == "No think"
+    assert [r["answer"]["text"].strip() for r in second["replaced"]] == [THINKING]
+    assert second["replaced"][0]["reasoning"][0]["text"].strip()
+
+
+async def test_the_last_comparison_can_still_be_chosen_after_reopening(tmp_path):
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-compare-keep.log") as app:
+            async with ChatSession(app.url) as tab:
+                props = await compare(tab, "Capital of France?")
+                await saved(app, tab, answers=1)
+            async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
+                mark = again.mark()
+                await act(app, again, "compare_keep", {"id": props["id"], "side": "no_think"})
+                assert again.since(mark).notes == []
+                kept = [v for v in again.elements.values() if v[-1].get("name") == "Compare"]
+                assert kept and kept[-1][-1]["props"]["kept"] == "no_think"
+                await again.ask("Next", think=False)
+                assert history_sent(server) == [
+                    ("user", "Capital of France?"),
+                    ("assistant", NO_THINK),
+                ]
+
+                async def stored_kept():
+                    steps = await saved_steps(app, again.cookie, again.thread_id)
+                    records = [as_dict(s.get("metadata")).get(SAVED_KEY) or {} for s in steps]
+                    return [r["kept"] for r in records if r.get("role") == "compare"] == [
+                        "no_think"
+                    ]
+
+                await until(stored_kept)  # the choice is saved too
