@@ -191,7 +191,9 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         async def run() -> object:
             return await _direct(method)(self, *args, **kwargs)
 
-        self.writes.submit(label, run, _session_id())
+        # A step's create and updates carry its whole state: the latest queued one wins.
+        key = f"step:{args[0]['id']}" if method is StoreDataLayer._upsert_step else None
+        self.writes.submit(label, run, _session_id(), key)
 
     @queue_until_user_message()
     async def _deferred(self, label: str, method: Method, *args: Any, **kwargs: Any) -> None:
