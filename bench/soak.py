@@ -9,7 +9,10 @@ the front end's resident memory is sampled throughout and must stay flat.
 
 Conversations are saved (a fresh SQLite database in a temporary DATA_DIR; ``--no-save``
 turns saving off). At the end, with the front end stopped, the database must hold exactly
-one row per message sent (none missing, none extra) and one saved answer per turn.
+one row per message sent (none missing, none extra) and one saved answer per turn. A
+message counts as sent once the server acknowledged receiving it; one whose emit failed
+(the socket dropped first) is only "unconfirmed": stored or not, it is neither missing
+nor extra, and both counts are reported.
 
     VLLM_BASE_URL=http://127.0.0.1:8001/v1 VLLM_API_KEY=... \\
         .venv/bin/python -m bench.soak --sessions 100 --duration-s 600 --out soak.json
@@ -52,7 +55,8 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     latencies_s: list[float] = field(default_factory=list)
     tabs_opened: int = 0
-    sent_ids: list[str] = field(default_factory=list)
+    sent_ids: list[str] = field(default_factory=list)  # acknowledged by the server
+    attempted_ids: list[str] = field(default_factory=list)  # every emit, failed ones too
 
 
 def question(rng: random.Random) -> tuple[str, str]:
@@ -114,6 +118,7 @@ async def tab_worker(url: str, seed: int, deadline: float, tally: Tally, stop_sh
                         await one_turn(tab, rng, tally, stop_share)
                 finally:
                     tally.sent_ids += tab.sent
+                    tally.attempted_ids += tab.attempted
         except Exception as exc:  # a hung or broken tab is an error, not a crash
             tally.errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
 
@@ -150,14 +155,23 @@ def stored_rows(data_dir: str, tally: Tally) -> dict:
             "SELECT COUNT(*) FROM steps WHERE type = 'assistant_message' "
             """AND metadata LIKE '%"role": "answer"%'"""
         ).fetchone()[0]
-    sent = set(tally.sent_ids)
-    return {
-        "messages_sent": len(tally.sent_ids),
-        "message_rows": len(users),
-        "missing": len(sent - set(users)),
-        "extra_or_doubled": len(users) - len(sent & set(users)),
+    return saved_counts(users, tally.sent_ids, tally.attempted_ids) | {
         "answer_rows": answers,
         "answers_expected": tally.completed + tally.stopped,
+    }
+
+
+def saved_counts(rows: list[str], sent_ids: list[str], attempted_ids: list[str]) -> dict:
+    """Message rows against what was sent: a row for an unconfirmed emit is not "extra"."""
+    sent, stored = set(sent_ids), set(rows)
+    unconfirmed = set(attempted_ids) - sent
+    return {
+        "messages_sent": len(sent_ids),
+        "message_rows": len(rows),
+        "missing": len(sent - stored),
+        "extra_or_doubled": len(rows) - len(stored & (sent | unconfirmed)),
+        "unconfirmed": len(unconfirmed),
+        "unconfirmed_stored": len(unconfirmed & stored),
     }
 
 

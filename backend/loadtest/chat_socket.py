@@ -107,9 +107,14 @@ class ChatSocket:
         """Step 3: submit the settings panel and wait until the server has handled it."""
         await self.sio.call("chat_settings_change", values, timeout=timeout_s)
 
-    async def send(self, message: dict[str, Any]) -> None:
-        """Step 4: one typed message (see ``user_message``)."""
-        await self.sio.emit("client_message", {"message": message, "fileReferences": []})
+    async def send(self, message: dict[str, Any], ack_timeout_s: float | None = None) -> None:
+        """Step 4: one typed message (see ``user_message``); with ``ack_timeout_s``, returns
+        only once the server acknowledged receiving it (raises if it did not in time)."""
+        payload = {"message": message, "fileReferences": []}
+        if ack_timeout_s is None:
+            await self.sio.emit("client_message", payload)
+        else:
+            await self.sio.call("client_message", payload, timeout=ack_timeout_s)
 
     async def emit(self, event: str, data: Any = None) -> None:
         """Any other browser event (``stop`` is the Stop button)."""

@@ -1,9 +1,11 @@
 """Open the conversation database: pick the engine, check the file, migrate the schema.
 
 SQLite by default (``DATA_DIR/chat.db``, created on first start, WAL mode); PostgreSQL
-when ``DATABASE_URL`` is set. `prepare` never raises for a database problem: it returns
-a `Database` whose ``problem`` says, in plain words, why history is off. A SQLite file
-that is not a database, is damaged or cannot be written is left exactly as it is.
+when ``DATABASE_URL`` is set. Several chat workers write the same SQLite file: every SQLite
+transaction that may write starts with ``BEGIN IMMEDIATE`` (see `sqlite_transactions`).
+`prepare` never raises for a database problem: it returns a `Database` whose ``problem``
+says, in plain words, why history is off. A SQLite file that is not a database, is
+damaged or cannot be written is left exactly as it is.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from backend.config import Config
 
@@ -29,6 +34,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_HEADER = b"SQLite format 3\x00"
 CONNECT_TIMEOUT_S = 5.0
 SQLITE_BUSY_TIMEOUT_S = 5.0
+# Execution option for a transaction that only reads: it starts deferred (no write lock).
+READ_ONLY = "store_read_only"
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,32 @@ def connect_args(url: str) -> dict:
     if url.startswith("sqlite"):
         return {"timeout": SQLITE_BUSY_TIMEOUT_S}
     return {"timeout": CONNECT_TIMEOUT_S}
+
+
+def sqlite_transactions(engine: Engine) -> None:
+    """Make ``engine``'s SQLite transactions take the write lock when they begin.
+
+    A deferred transaction that reads and then writes asks for the lock only at its first
+    write; if another connection holds it, SQLite answers "database is locked" at once
+    (busy_timeout cannot help: waiting could deadlock). ``BEGIN IMMEDIATE`` waits for the
+    lock up front, up to the busy timeout. The driver's own BEGIN is turned off
+    (``isolation_level = None``) so SQLAlchemy's "begin" event can issue ours; connections
+    run with ``execution_options(store_read_only=True)`` begin deferred.
+    """
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+
+
+def _sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None  # the driver must not BEGIN on its own
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def prepare(config: Config) -> Database:
@@ -149,13 +182,23 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 async def _upgrade(url: str, revision: str) -> None:
     engine = create_async_engine(url, connect_args=connect_args(url))
+    if url.startswith("sqlite"):
+        sqlite_transactions(engine.sync_engine)
     try:
+        if url.startswith("sqlite"):
+            _wal(sqlite_path(url))  # outside any transaction, as SQLite requires
         async with engine.begin() as conn:
-            if url.startswith("sqlite"):
-                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
             await conn.run_sync(_run_migrations, revision)
     finally:
         await engine.dispose()
+
+
+def _wal(path: Path) -> None:
+    db = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+    finally:
+        db.close()
 
 
 def _run_migrations(connection: Connection, revision: str) -> None:

@@ -7,15 +7,22 @@
   order (Chainlit's queue would replay all creations before all updates).
 - Every value is made storable first: NUL characters (PostgreSQL refuses them in text)
   are removed, lone surrogates become U+FFFD, dicts and lists become JSON text.
+- A user is created with one idempotent statement (two first logins of the same person in
+  two workers cannot collide), and a user read is kept for `USER_TTL_S`: every socket
+  connection and request asks for it.
 - A failed read is logged and answered as "nothing found", as Chainlit's own does; a
   failed write inside the queue raises, so the queue can retry it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import dataclasses
 import json
 import logging
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,12 +31,13 @@ from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.utils import queue_until_user_message
 from chainlit.step import StepDict
 from chainlit.types import ThreadDict
+from chainlit.user import PersistedUser, User
 from sqlalchemy import CursorResult, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from backend.store.database import Database, connect_args
+from backend.store.database import READ_ONLY, Database, connect_args, sqlite_transactions
 from backend.store.writer import IN_WRITER, WriteQueue, describe
 
 log = logging.getLogger("hybrid_chat.store")
@@ -44,6 +52,12 @@ _CONNECTION: contextvars.ContextVar[AsyncConnection | None] = contextvars.Contex
 # A data-layer method called with the layer as its first argument (e.g. `_BASE.delete_step`).
 Method = Callable[..., Awaitable[object]]
 Rows = list[dict[str, Any]]
+USER_TTL_S = 10.0  # rows in users are never deleted; only their metadata changes
+CREATE_USER = (
+    'INSERT INTO users ("id", "identifier", "createdAt", "metadata") '
+    "VALUES (:id, :identifier, :createdAt, :metadata) "
+    'ON CONFLICT ("identifier") DO UPDATE SET "metadata" = excluded."metadata"'
+)
 
 
 def _direct(method: Method) -> Method:
@@ -90,7 +104,12 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         self.writes = writes or WriteQueue()
         self.writes.batch = self._run_batch
         self._threads: set[str] = set()  # threads known to exist: a step skips the check
+        self._users: dict[str, tuple[float, PersistedUser]] = {}  # identifier -> (expiry, row)
+        # One write transaction at a time in this process: a write waits here, not on
+        # SQLite's busy timeout behind a batch whose statements wait for the event loop.
+        self._writing = asyncio.Lock()
         if database.is_sqlite:
+            sqlite_transactions(self.engine.sync_engine)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     async def execute_sql(self, query: str, parameters: dict[str, Any]) -> Rows | int | None:
@@ -106,7 +125,12 @@ class StoreDataLayer(SQLAlchemyDataLayer):
     async def _execute(self, query: str, params: dict[str, Any]) -> Rows | int:
         if (shared := _CONNECTION.get()) is not None:
             return self._result(await shared.execute(text(query), params))
-        async with self.engine.begin() as connection:  # no ORM session: less work per query
+        if query.lstrip()[:6].upper() in ("SELECT", "WITH"):
+            async with self.engine.connect() as connection:  # no ORM session: less work
+                await connection.execution_options(**{READ_ONLY: True})
+                async with connection.begin():
+                    return self._result(await connection.execute(text(query), params))
+        async with self._writing, self.engine.begin() as connection:
             return self._result(await connection.execute(text(query), params))
 
     def _result(self, result: CursorResult[Any]) -> Rows | int:
@@ -118,7 +142,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         """The writer's batch: every write in one transaction, all or nothing."""
         known = set(self._threads)
         try:
-            async with self.engine.begin() as connection:
+            async with self._writing, self.engine.begin() as connection:
                 token = _CONNECTION.set(connection)
                 try:
                     for run in runs:
@@ -128,6 +152,27 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         except Exception:
             self._threads = known  # threads "created" in the rolled-back batch are not
             raise
+
+    async def get_user(self, identifier: str) -> PersistedUser | None:
+        cached = self._users.get(identifier)
+        if cached is not None and cached[0] > time.monotonic():
+            return dataclasses.replace(cached[1])  # the caller may set display_name on it
+        user = await super().get_user(identifier)
+        if user is not None:
+            self._users[identifier] = (time.monotonic() + USER_TTL_S, dataclasses.replace(user))
+        return user
+
+    async def create_user(self, user: User) -> PersistedUser | None:
+        """Create the user or update its metadata, in one statement (Chainlit reads first)."""
+        self._users.pop(user.identifier, None)
+        params = {
+            "id": str(uuid.uuid4()),
+            "identifier": str(user.identifier),
+            "createdAt": await self.get_current_timestamp(),
+            "metadata": json.dumps(user.metadata),
+        }
+        await self.execute_sql(CREATE_USER, params)
+        return await self.get_user(user.identifier)
 
     async def get_thread(self, thread_id: str) -> ThreadDict | None:
         """Chainlit's thread, plus each message's ``command`` (its query leaves it out)."""
@@ -146,7 +191,9 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         async def run() -> object:
             return await _direct(method)(self, *args, **kwargs)
 
-        self.writes.submit(label, run, _session_id())
+        # A step's create and updates carry its whole state: the latest queued one wins.
+        key = f"step:{args[0]['id']}" if method is StoreDataLayer._upsert_step else None
+        self.writes.submit(label, run, _session_id(), key)
 
     @queue_until_user_message()
     async def _deferred(self, label: str, method: Method, *args: Any, **kwargs: Any) -> None:

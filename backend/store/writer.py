@@ -10,6 +10,10 @@ up the rest.
 
 Writes that have queued up together are applied in one transaction (`batch`, given by the
 data layer); if that fails they are applied one by one, with the retries above.
+
+A write submitted with a ``key`` supersedes a still-queued write with the same key (a
+streamed answer's step is created, then updated: only the last state is written). The
+older one is left in its place as a no-op, so the queue's order and numbering never change.
 """
 
 from __future__ import annotations
@@ -32,12 +36,17 @@ REFUSED_ATTEMPTS = 3
 IN_WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("in_writer", default=False)
 
 
+async def _superseded() -> None:
+    """What a write becomes when a later one with the same key replaces it."""
+
+
 @dataclass
 class Write:
     seq: int
     label: str
     run: Callable[[], Awaitable[object]]
     session_id: str | None
+    key: str | None = None
     attempts: int = 0
 
 
@@ -46,6 +55,8 @@ class WriteQueue:
         self, retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S, settle_s: float = SETTLE_S
     ) -> None:
         self._items: deque[Write] = deque()
+        self._latest: dict[str, Write] = {}  # key -> its newest queued write
+        self.superseded = 0
         self._settle_s = settle_s
         # Runs several writes in one transaction; set by the data layer.
         self.batch: Callable[[list[Callable[[], Awaitable[object]]]], Awaitable[None]] | None = None
@@ -64,11 +75,27 @@ class WriteQueue:
         return len(self._items)
 
     def submit(
-        self, label: str, run: Callable[[], Awaitable[object]], session_id: str | None = None
+        self,
+        label: str,
+        run: Callable[[], Awaitable[object]],
+        session_id: str | None = None,
+        key: str | None = None,
     ) -> int:
-        """Queue ``run`` (a coroutine factory); returns its sequence number. Never waits."""
+        """Queue ``run`` (a coroutine factory); returns its sequence number. Never waits.
+
+        ``run`` must write the whole state for ``key``: it replaces a queued one's.
+        """
         self.submitted += 1
-        self._items.append(Write(self.submitted, label, run, session_id))
+        write = Write(self.submitted, label, run, session_id, key)
+        if key is not None:
+            older = self._latest.get(key)
+            # One in a running batch still writes (the batch holds its run); the newer
+            # write follows it, so the last state wins either way.
+            if older is not None and older.run is not _superseded:
+                older.run = _superseded
+                self.superseded += 1
+            self._latest[key] = write
+        self._items.append(write)
         self._ensure_running().set()
         return self.submitted
 
@@ -99,14 +126,13 @@ class WriteQueue:
         if self.batch is None or len(batch) < 2 or not self.healthy:
             return False
         try:
-            await self.batch([w.run for w in batch])
+            await self.batch([w.run for w in batch if w.run is not _superseded])
         except asyncio.CancelledError:
             raise
         except Exception:
             return False  # one by one now, with retries and the outage bookkeeping
-        for write in batch:
-            self._items.popleft()
-            self.done = write.seq
+        for _ in batch:
+            self._finish(self._items.popleft())
         return True
 
     async def _apply(self, write: Write) -> None:
@@ -128,8 +154,12 @@ class WriteQueue:
                 log.warning("conversation database is back; saving resumed")
             self.healthy, self.problem = True, None
             self.waiting_sessions.clear()
-        self._items.popleft()
+        self._finish(self._items.popleft())
+
+    def _finish(self, write: Write) -> None:
         self.done = write.seq
+        if write.key is not None and self._latest.get(write.key) is write:
+            del self._latest[write.key]
 
     def _fail(self, write: Write, exc: Exception) -> None:
         if self.healthy:

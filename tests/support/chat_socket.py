@@ -17,6 +17,8 @@ from typing import Any
 from backend.auth.client import login_cookie
 from backend.loadtest.chat_socket import ChatSocket, user_message
 
+ACK_LIMIT_S = 30.0
+
 
 @dataclass
 class Shown:
@@ -80,7 +82,8 @@ class ChatSession:
     settings: dict[str, Any] = field(default_factory=dict)  # submitted once connected
     shown: dict[str, Shown] = field(default_factory=dict)
     depth: int = 0
-    sent: list[str] = field(default_factory=list)  # ids of the messages sent
+    attempted: list[str] = field(default_factory=list)  # ids of every message emitted
+    sent: list[str] = field(default_factory=list)  # ids the server acknowledged receiving
     answered: set[str] = field(default_factory=set)  # ids whose on_message run ended
     chat_started: bool = False
     events: list[str] = field(default_factory=list)
@@ -186,12 +189,17 @@ class ChatSession:
     async def send(
         self, text: str, *, think: bool = False, extra: dict[str, Any] | None = None
     ) -> str:
-        """Send a typed message as the composer does; returns its id (does not wait)."""
+        """Send a typed message as the composer does; returns its id once the server has it.
+
+        Waits for the server's acknowledgement (not for the answer): a message counts as
+        sent only then, so a socket that drops during the emit leaves it in ``attempted``.
+        """
         assert self.socket is not None
         message = user_message(text, self.url, "Think" if think else None)
         message.update(extra or {})
+        self.attempted.append(message["id"])
+        await self.socket.send(message, ack_timeout_s=ACK_LIMIT_S)
         self.sent.append(message["id"])
-        await self.socket.send(message)
         return message["id"]
 
     async def ask(self, text: str, *, think: bool = False, timeout_s: float = 120.0) -> Reply:
