@@ -79,11 +79,6 @@ def show_plan(plan: LaunchPlan) -> None:
     console.print(f"Launch plan: {plan.summary()}")
     if plan.sizing.get("notice"):
         console.print(f"[cyan]{plan.sizing['notice']}[/]")
-    if plan.sizing.get("weights") == "fp8-block" and "VLLM_USE_DEEP_GEMM" not in os.environ:
-        console.print(
-            "[cyan]Block-FP8 weights: DeepGEMM off (its kernel warm-up takes minutes at "
-            "start); VLLM_USE_DEEP_GEMM=1 turns it on.[/]"
-        )
     shown = [
         "***" if prev == "--api-key" else arg
         for prev, arg in zip(["", *cmd[:-1]], cmd, strict=True)
@@ -104,6 +99,11 @@ def serve(config: Config, timeout_s: float, plan_file: Path | None = None) -> in
     choice, cmd = plan.choice, list(plan.command)
     log_path = Path(config.run_dir) / "vllm.log"
     env = engine_env(config, plan.device, plan.sizing.get("weights"))
+    if plan.sizing.get("weights") == "fp8-block" and env.get("VLLM_USE_DEEP_GEMM") == "0":
+        console.print(
+            "[cyan]Block-FP8 weights: DeepGEMM off (its kernel warm-up takes minutes at "
+            "start); VLLM_USE_DEEP_GEMM=1 turns it on.[/]"
+        )
     engine = Engine(config, cmd, env, log_path)
     status = EngineStatus(
         "starting",

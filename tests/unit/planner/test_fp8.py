@@ -189,3 +189,13 @@ def test_launcher_sizes_qwen3_4b_fp8_from_its_config(monkeypatch, model):
     block = plan(KNOWN_MODELS["Qwen/Qwen3-4B-FP8"], 139.8, 0.9, sized["max_model_len"])
     assert sized["kv_cache_tokens"] == block.kv_cache_tokens
     assert flags[flags.index("--max-model-len") + 1] == "40960"
+
+
+def test_block_fp8_through_the_launcher_matches_its_start_up_log():
+    # start.sh with MODEL=<block-FP8 checkpoint> on the H200 (bench/results/gpu-relay-fp8.json):
+    # balanced profile (4096 batched tokens), the planner's 40,960-token context, 1024 sequences
+    result = plan(KNOWN_MODELS["Qwen/Qwen3-4B-FP8"], 139.8, 0.9, 40960, max_num_batched_tokens=4096)
+    assert result.weights_gib == pytest.approx(4.18, rel=0.01)
+    assert result.available_kv_gib == pytest.approx(120.61, rel=0.01)
+    assert result.kv_cache_tokens == pytest.approx(878_256, rel=0.01)
+    assert result.max_concurrency == pytest.approx(21.44, rel=0.01)
