@@ -139,7 +139,7 @@ async def test_a_removed_account_is_refused_everywhere_at_once(app):
 
     # The tab left open: its next message is answered with the reason, then it is closed.
     mark = tab.mark()
-    await tab.send("Are you still there?")
+    await tab.send("Are you still there?", confirm=False)
     await tab.wait_for(lambda: tab.socket is not None and not tab.socket.connected, 30)
     shown = tab.since(mark)
     assert shown.errors == [SIGNED_OUT] and not shown.answers, shown.items

@@ -187,19 +187,27 @@ class ChatSession:
         return Reply([i for i in list(self.shown.values())[mark:] if i.type != "user_message"])
 
     async def send(
-        self, text: str, *, think: bool = False, extra: dict[str, Any] | None = None
+        self,
+        text: str,
+        *,
+        think: bool = False,
+        extra: dict[str, Any] | None = None,
+        confirm: bool = True,
     ) -> str:
         """Send a typed message as the composer does; returns its id once the server has it.
 
         Waits for the server's acknowledgement (not for the answer): a message counts as
         sent only then, so a socket that drops during the emit leaves it in ``attempted``.
+        ``confirm=False`` only emits it, for a message the server is expected to refuse (it
+        answers with the reason and closes the socket, so no acknowledgement comes).
         """
         assert self.socket is not None
         message = user_message(text, self.url, "Think" if think else None)
         message.update(extra or {})
         self.attempted.append(message["id"])
-        await self.socket.send(message, ack_timeout_s=ACK_LIMIT_S)
-        self.sent.append(message["id"])
+        await self.socket.send(message, ack_timeout_s=ACK_LIMIT_S if confirm else None)
+        if confirm:
+            self.sent.append(message["id"])
         return message["id"]
 
     async def ask(self, text: str, *, think: bool = False, timeout_s: float = 120.0) -> Reply:
