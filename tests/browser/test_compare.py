@@ -57,8 +57,10 @@ def test_side_by_side_when_wide_stacked_when_narrow(chat):
 
 def test_both_sides_stream_at_once_from_requests_that_differ_only_in_mode(chat):
     proxy, page = chat
-    # Slow enough that both sides still stream once the page has fetched the element's
-    # code (its first frame waits for that, seconds on a busy machine).
+    # A first comparison makes the page fetch the element's code (its first frame waits for
+    # that, seconds on a busy machine), so the watched one shows from its first frame.
+    send_compare(page, "What is 2 + 2?")
+    wait_final(page)
     proxy.reset(Fault(event_delay_s=0.15))
     page.page.evaluate(WATCH_JS)
     send_compare(page, "What is 487 + 356?")

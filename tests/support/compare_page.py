@@ -10,7 +10,8 @@ from tests.support.chat_page import ANSWER_TIMEOUT_MS, ChatPage
 WATCH_JS = """() => {
   window.__compare = {};
   const check = () => {
-    const root = document.querySelector('.cmp');
+    const all = document.querySelectorAll('.cmp');
+    const root = all[all.length - 1];  // the newest comparison
     if (!root || root.dataset.final === 'true') return;
     for (const side of root.querySelectorAll('.cmp-side')) {
       const seen = (window.__compare[side.dataset.side] ||= {statuses: [], answers: []});
