@@ -152,12 +152,18 @@ def server_command(python: str, model: str, plan: Plan, flags: list[str], device
     """The server for ``model``; a directory holding safetensors loads them, else dummy."""
     memory = ["--gpu-memory-utilization", str(plan.utilization)] if device == "cuda" else []
     on_disk = any(Path(model).glob("*.safetensors"))
+    # Only `vllm serve` starts several API servers; the api_server module accepts the
+    # flag and still runs one.
+    several = "--api-server-count" in flags
+    entry = (
+        ["vllm.entrypoints.cli.main", "serve", model]
+        if several
+        else ["vllm.entrypoints.openai.api_server", "--model", model]
+    )
     return [
         python,
         "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--model",
-        model,
+        *entry,
         *(() if on_disk else ("--load-format", "dummy")),
         "--served-model-name",
         "q",

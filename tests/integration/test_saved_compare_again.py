@@ -132,9 +132,14 @@ async def test_the_last_comparison_can_still_be_chosen_after_reopening(tmp_path)
             async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
                 mark = again.mark()
                 await act(app, again, "compare_keep", {"id": props["id"], "side": "no_think"})
+
+                def kept() -> str | None:
+                    # The action's reply can come before the element's update over the socket.
+                    shown = [v for v in again.elements.values() if v[-1].get("name") == "Compare"]
+                    return shown[-1][-1]["props"].get("kept") if shown else None
+
+                await again.wait_for(lambda: kept() == "no_think", 10)
                 assert again.since(mark).notes == []
-                kept = [v for v in again.elements.values() if v[-1].get("name") == "Compare"]
-                assert kept and kept[-1][-1]["props"]["kept"] == "no_think"
                 await again.ask("Next", think=False)
                 assert history_sent(server) == [
                     ("user", "Capital of France?"),

@@ -97,9 +97,8 @@ async def test_an_edit_removes_later_steps_and_their_feedback(layer):
     assert rows == []
 
 
-async def test_a_locked_sqlite_database_delays_writes_without_blocking(layer, config):
-    if config.database_url:
-        pytest.skip("SQLite locking")
+@pytest.mark.parametrize("config", ["sqlite"], indirect=True)
+async def test_a_locked_sqlite_database_delays_writes_without_blocking(layer):
     await new_thread(layer)
     path = sqlite_path(layer.database.url)
     blocker = sqlite3.connect(path, isolation_level=None)
@@ -118,9 +117,8 @@ async def test_a_locked_sqlite_database_delays_writes_without_blocking(layer, co
     assert layer.writes.healthy and len(await outputs(layer)) == 10
 
 
-async def test_a_full_sqlite_database_delays_writes_until_space_is_back(layer, config):
-    if config.database_url:
-        pytest.skip("SQLite page limit")
+@pytest.mark.parametrize("config", ["sqlite"], indirect=True)
+async def test_a_full_sqlite_database_delays_writes_until_space_is_back(layer):
     await new_thread(layer)
     await layer.engine.dispose()
     pages = (sqlite_path(layer.database.url).stat().st_size // 4096) + 2
@@ -141,9 +139,8 @@ async def test_a_full_sqlite_database_delays_writes_until_space_is_back(layer, c
     assert sorted(await outputs(layer)) == ["s0001", "s0002"]
 
 
-async def test_postgresql_going_away_delays_writes_until_it_is_back(layer, config, pg_server):
-    if not config.database_url:
-        pytest.skip("PostgreSQL restart")
+@pytest.mark.parametrize("config", ["postgresql"], indirect=True)
+async def test_postgresql_going_away_delays_writes_until_it_is_back(layer, pg_server):
     await new_thread(layer)
     await asyncio.to_thread(pg_server.stop)
     try:
