@@ -37,7 +37,16 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from backend.store.database import READ_ONLY, Database, connect_args, sqlite_transactions
+from backend.store import sqlite_writer
+from backend.store.database import (
+    READ_ONLY,
+    SQLITE_BUSY_TIMEOUT_S,
+    Database,
+    connect_args,
+    sqlite_path,
+    sqlite_transactions,
+)
+from backend.store.sqlite_writer import SqliteWriter
 from backend.store.writer import IN_WRITER, WriteQueue, describe
 
 log = logging.getLogger("hybrid_chat.store")
@@ -108,9 +117,13 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         # One write transaction at a time in this process: a write waits here, not on
         # SQLite's busy timeout behind a batch whose statements wait for the event loop.
         self._writing = asyncio.Lock()
+        # SQLite: the queue's batches skip the async engine (sqlite_writer.py).
+        self.sqlite_writer: SqliteWriter | None = None
         if database.is_sqlite:
             sqlite_transactions(self.engine.sync_engine)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            path = sqlite_path(database.url)
+            self.sqlite_writer = SqliteWriter(path, SQLITE_BUSY_TIMEOUT_S)
 
     async def execute_sql(self, query: str, parameters: dict[str, Any]) -> Rows | int | None:
         params = {key: clean_value(value) for key, value in parameters.items()}
@@ -123,6 +136,8 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             return None
 
     async def _execute(self, query: str, params: dict[str, Any]) -> Rows | int:
+        if (writer := sqlite_writer.active.get()) is not None:
+            return self.clean_result(writer.execute(query, params))
         if (shared := _CONNECTION.get()) is not None:
             return self._result(await shared.execute(text(query), params))
         if query.lstrip()[:6].upper() in ("SELECT", "WITH"):
@@ -142,6 +157,10 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         """The writer's batch: every write in one transaction, all or nothing."""
         known = set(self._threads)
         try:
+            if self.sqlite_writer is not None:
+                async with self._writing:
+                    await self.sqlite_writer.run(runs)
+                return
             async with self._writing, self.engine.begin() as connection:
                 token = _CONNECTION.set(connection)
                 try:
@@ -276,4 +295,6 @@ class StoreDataLayer(SQLAlchemyDataLayer):
     async def close(self) -> None:
         await self.writes.drain(timeout_s=5.0)
         await self.writes.close()
+        if self.sqlite_writer is not None:
+            self.sqlite_writer.close()
         await super().close()

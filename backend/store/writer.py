@@ -8,8 +8,9 @@ the sessions whose writes are waiting are kept for their one notice. A write the
 refuses for its content is retried a few times, then logged and dropped so it cannot hold
 up the rest.
 
-Writes that have queued up together are applied in one transaction (`batch`, given by the
-data layer); if that fails they are applied one by one, with the retries above.
+Writes that have queued up together (or a single one) are applied in one transaction
+(`batch`, given by the data layer); if that fails they are applied one by one, with the
+retries above.
 
 A write submitted with a ``key`` supersedes a still-queued write with the same key (a
 streamed answer's step is created, then updated: only the last state is written). The
@@ -123,7 +124,7 @@ class WriteQueue:
     async def _apply_batch(self) -> bool:
         """Apply the queued writes in one transaction; False (nothing applied) on failure."""
         batch = [self._items[i] for i in range(min(len(self._items), MAX_BATCH))]
-        if self.batch is None or len(batch) < 2 or not self.healthy:
+        if self.batch is None or not batch or not self.healthy:
             return False
         try:
             await self.batch([w.run for w in batch if w.run is not _superseded])

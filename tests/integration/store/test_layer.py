@@ -129,11 +129,17 @@ async def test_a_full_sqlite_database_delays_writes_until_space_is_back(layer):
         cursor.close()
 
     event.listen(layer.engine.sync_engine, "connect", limit)
+    writer = layer.sqlite_writer  # the queue's own connection, for batches
+    assert writer is not None
+    writer.pragmas.append(f"PRAGMA max_page_count = {pages}")
+    writer.reconnect()
     await layer.create_step(step(1, output="y" * 1_000_000))
     await layer.create_step(step(2))
     await _until(lambda: not layer.writes.healthy, 30)
     assert "full" in layer.writes.problem
     event.remove(layer.engine.sync_engine, "connect", limit)  # space is freed
+    writer.pragmas.pop()
+    writer.reconnect()
     await layer.engine.dispose()
     assert await layer.writes.drain(60)
     assert sorted(await outputs(layer)) == ["s0001", "s0002"]
@@ -159,3 +165,25 @@ async def _until(predicate, timeout_s: float) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("config", ["sqlite"], indirect=True)
+async def test_a_write_that_waits_for_the_event_loop_is_applied_the_usual_way_once(layer):
+    """SQLite batches run in the writer's thread; a write that suspends there is rolled
+    back with its batch, and the queue applies the batch's writes one by one instead."""
+    await new_thread(layer)
+
+    insert = 'INSERT INTO steps ("id", "threadId", "name", "type") VALUES (:i, :t, :n, :k)'
+
+    async def suspending() -> None:
+        # A plain INSERT: written twice (the rolled-back try not undone), it would fail.
+        await layer.execute_sql(insert, {"i": "odd", "t": "t1", "n": "odd", "k": "run"})
+        await asyncio.sleep(0)  # needs the event loop
+        await layer.execute_sql(insert, {"i": "odd2", "t": "t1", "n": "odd", "k": "run"})
+
+    await layer.create_step(step(1))
+    layer.writes.submit("suspending", suspending)
+    await layer.create_step(step(2))
+    assert await layer.writes.drain(30)
+    assert sorted(await outputs(layer)) == ["odd", "odd2", "s0001", "s0002"]
+    assert layer.writes.healthy and layer.writes.dropped == 0
