@@ -182,7 +182,15 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         return user
 
     async def create_user(self, user: User) -> PersistedUser | None:
-        """Create the user or update its metadata, in one statement (Chainlit reads first)."""
+        """Create the user or update its metadata, in one statement (Chainlit reads first).
+
+        Chainlit calls this at every login (with header auth: every page load); a user read
+        within `USER_TTL_S` with the same metadata is already as asked, and is not written.
+        """
+        cached = self._users.get(user.identifier)
+        if cached is not None and cached[0] > time.monotonic():
+            if cached[1].metadata == user.metadata:
+                return dataclasses.replace(cached[1])
         self._users.pop(user.identifier, None)
         params = {
             "id": str(uuid.uuid4()),

@@ -187,3 +187,20 @@ async def test_a_write_that_waits_for_the_event_loop_is_applied_the_usual_way_on
     assert await layer.writes.drain(30)
     assert sorted(await outputs(layer)) == ["odd", "odd2", "s0001", "s0002"]
     assert layer.writes.healthy and layer.writes.dropped == 0
+
+
+async def test_a_repeated_login_with_the_same_metadata_writes_nothing(layer):
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(layer.engine.sync_engine, "before_cursor_execute", seen)
+    first = await layer.create_user(User(identifier="alice", metadata={"role": "admin"}))
+    writes = statements.count("INSERT")
+    again = await layer.create_user(User(identifier="alice", metadata={"role": "admin"}))
+    assert writes == 1 and statements.count("INSERT") == 1
+    assert again is not None and first is not None and again.id == first.id
+    changed = await layer.create_user(User(identifier="alice", metadata={"role": "user"}))
+    assert statements.count("INSERT") == 2 and changed is not None
+    assert changed.id == first.id and changed.metadata == {"role": "user"}
