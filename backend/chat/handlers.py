@@ -24,7 +24,7 @@ from backend.chat.panel import build_widgets
 from backend.chat.settings import SAMPLING_FIELDS, SettingsState
 from backend.chat.starters import STARTERS
 from backend.chat.status import show_status
-from backend.chat.turn import run_turn
+from backend.chat.turn import run_turn, stopped_turn
 from backend.chat.view import AnswerView
 from backend.config import Config
 from backend.metrics import METRICS
@@ -150,32 +150,61 @@ async def handle_message(message: cl.Message | None) -> None:
     if state.lock.locked():
         await note("Still answering your previous message; this one is next in line.")
     choice = budget.chosen(getattr(message, "modes", None))
+    turn_started = False
+    try:
+        async with state.lock:
+            state.think = comparing or message.command == THINK_COMMAND
+            if (kept := await saved.undo_after(state.saving, message)) is not None:
+                state.history = saved.history_from(kept)  # an edit: re-run from this message
+            await regenerate.withdraw()
+            shown = compare.COMMAND if comparing else mode.label
+            await _label(message, budget.label(shown, choice, thinking=comparing or mode.thinking))
+            if comparing:
+                await cl.context.emitter.set_commands(COMMANDS)  # Think is selected again
+                await _saved_compare(state, message, mode.text, choice)
+                return
+            turn_started = True
+            view = await _saved_turn(state, message, mode, choice.tokens)
+            await regenerate.offer(view.message, mode.thinking, choice.tokens)
+    except asyncio.CancelledError:
+        if not turn_started and not comparing:
+            await _stopped_early(state, message, mode, choice)
+        raise
+
+
+async def _stopped_early(
+    state: ChatState, message: cl.Message, mode: MessageMode, choice: budget.BudgetChoice
+) -> None:
+    """Stop came before the answer began (the message may still have been next in line):
+    once the answer before it is done, this one ends as "Stopped.", shown and saved."""
     async with state.lock:
-        state.think = comparing or message.command == THINK_COMMAND
-        if (kept := await saved.undo_after(state.saving, message)) is not None:
-            state.history = saved.history_from(kept)  # an edit: re-run from this message
         await regenerate.withdraw()
-        shown = compare.COMMAND if comparing else mode.label
-        await _label(message, budget.label(shown, choice, thinking=comparing or mode.thinking))
-        if comparing:
-            await cl.context.emitter.set_commands(COMMANDS)  # Think is selected again
-            await _saved_compare(state, message, mode.text, choice)
-            return
-        view = await _saved_turn(state, message, mode, choice.tokens)
-        await regenerate.offer(view.message, mode.thinking, choice.tokens)
+        await _label(message, budget.label(mode.label, choice, thinking=mode.thinking))
+        await _saved_turn(state, message, mode, choice.tokens, stopped=True)
 
 
 async def _saved_turn(
-    state: ChatState, message: cl.Message, mode: MessageMode, budget_tokens: int | None
+    state: ChatState,
+    message: cl.Message,
+    mode: MessageMode,
+    budget_tokens: int | None,
+    *,
+    stopped: bool = False,
 ) -> AnswerView:
-    """Run the turn; record it for edits, keep settings with the thread, watch saving."""
+    """Run the turn (``stopped``: Stop came first); record it for edits, keep settings with
+    the thread, watch saving."""
     views: list[AnswerView] = []
     run = cl.context.current_step
-    await saved.notice_unsaved(state.saving)
+    args = (get_client(), state.history, state.settings, mode, budget_tokens, views.append)
     try:
-        return await run_turn(
-            get_client(), state.history, state.settings, mode, budget_tokens, views.append
-        )
+        if stopped:
+            return await stopped_turn(*args)
+        await saved.notice_unsaved(state.saving)
+        return await run_turn(*args)
+    except asyncio.CancelledError:
+        if not views:  # Stop before the turn had begun its answer
+            await stopped_turn(*args)
+        raise
     finally:
         if views:
             saved.record_turn(state.saving, message, mode.text, views[0], run.id if run else None)

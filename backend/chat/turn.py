@@ -42,17 +42,11 @@ async def run_turn(
     """Answer ``mode.text``; ``budget`` is the composer's thinking budget (None: the panel's).
     ``on_view`` receives the answer's view first, to learn what was shown and saved.
     Returns the view (its ``message`` is the answer shown, None if nothing was shown)."""
-    wanted = settings_state.for_message(mode.thinking, budget)
-    settings, missing = served_settings(client.config, wanted, thinking=mode.thinking)
-    if missing:
-        await cl.Message(content=missing, author="Chat").send()
-    history.add_user(mode.text)
-    METRICS.message(mode.thinking)
-    view = AnswerView(interval_s=client.config.stream_flush_ms / 1000)
-    view.saved = {"mode": mode.label, "settings": settings.model_dump()}
-    if on_view is not None:
-        on_view(view)
+    settings, missing = _settings(client, settings_state, mode, budget)
+    view = _begin(client, history, settings, mode, on_view)
     try:
+        if missing:
+            await cl.Message(content=missing, author="Chat").send()
         if not await _prepare(client, history, settings, mode):
             history.drop_last_user()
             return view
@@ -84,6 +78,48 @@ async def run_turn(
     await view.finish(note=_finish_note(view, finish, settings.max_tokens), stats=stats.line())
     history.add_assistant(view.answer)
     _record(view, mode, "length" if finish == "length" else "completed", stats)
+    return view
+
+
+async def stopped_turn(
+    client: ChatClient,
+    history: History,
+    settings_state: SettingsState,
+    mode: MessageMode,
+    budget: int | None = None,
+    on_view: Callable[[AnswerView], None] | None = None,
+) -> AnswerView:
+    """Stop was pressed before the answer began: shown and kept like any stopped answer
+    (the question and an empty "Stopped." answer), so every question has its answer."""
+    settings, _ = _settings(client, settings_state, mode, budget)
+    view = _begin(client, history, settings, mode, on_view)
+    await view.finish(note="Stopped.", stopped=True)
+    history.add_assistant(view.answer)
+    _record(view, mode, "stopped")
+    return view
+
+
+def _settings(
+    client: ChatClient, settings_state: SettingsState, mode: MessageMode, budget: int | None
+) -> tuple[SamplingSettings, str | None]:
+    wanted = settings_state.for_message(mode.thinking, budget)
+    return served_settings(client.config, wanted, thinking=mode.thinking)
+
+
+def _begin(
+    client: ChatClient,
+    history: History,
+    settings: SamplingSettings,
+    mode: MessageMode,
+    on_view: Callable[[AnswerView], None] | None,
+) -> AnswerView:
+    """The question goes into the history; the answer's view, told to ``on_view``."""
+    history.add_user(mode.text)
+    METRICS.message(mode.thinking)
+    view = AnswerView(interval_s=client.config.stream_flush_ms / 1000)
+    view.saved = {"mode": mode.label, "settings": settings.model_dump()}
+    if on_view is not None:
+        on_view(view)
     return view
 
 

@@ -101,6 +101,9 @@ def _sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     dbapi_connection.isolation_level = None  # the driver must not BEGIN on its own
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    # WAL + NORMAL: a commit survives the process being killed; only power loss may
+    # lose the last commits, and writes skip an fsync each.
+    cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
 
 

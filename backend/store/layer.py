@@ -32,10 +32,8 @@ from chainlit.data.utils import queue_until_user_message
 from chainlit.step import StepDict
 from chainlit.types import ThreadDict
 from chainlit.user import PersistedUser, User
-from sqlalchemy import CursorResult, event, text
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.pool import ConnectionPoolEntry
 
 from backend.store import sqlite_writer
 from backend.store.database import (
@@ -91,14 +89,6 @@ def clean_text(value: str) -> str:
     return value
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    # WAL + NORMAL: a commit survives the process being killed; only power loss may
-    # lose the last commits, and writes skip an fsync each.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.close()
-
-
 def _session_id() -> str | None:
     try:
         return context.session.id
@@ -121,7 +111,6 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         self.sqlite_writer: SqliteWriter | None = None
         if database.is_sqlite:
             sqlite_transactions(self.engine.sync_engine)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             path = sqlite_path(database.url)
             self.sqlite_writer = SqliteWriter(path, SQLITE_BUSY_TIMEOUT_S)
 

@@ -19,6 +19,7 @@ import pytest
 
 from backend.auth.client import login_cookie
 from backend.engine.process import free_port
+from backend.store.transcript import SAVED_KEY, as_dict
 from tests.support.chat_app import ChatApp
 from tests.support.chat_socket import ChatSession
 from tests.support.engine import ARTIFACTS
@@ -256,3 +257,40 @@ async def test_stopped_answer_odd_input_and_unknown_conversation(tmp_path):
                 await lost.wait_for(lambda: lost.chat_started, 30)
                 reply = await lost.ask("a new chat works")
             assert "t8" in reply.answer
+
+
+async def test_a_message_stopped_before_its_answer_began_is_answered_stopped_and_saved(tmp_path):
+    """Stop pressed while a message is next in line cancels that message before its answer
+    begins: once the answer before it is done, it ends as "Stopped." on screen and saved,
+    so every question keeps its answer and the model's history its order."""
+    slow = Script(first_token_s=0.5, token_interval_s=0.05)
+    async with FakeOpenAIServer(slow) as server:
+        with chat(server, tmp_path, "saved-stop-queued.log") as app:
+            async with ChatSession(app.url) as tab:
+                mark = tab.mark()
+                await tab.send("first")
+                await tab.send("second")
+                queued = lambda: any("next in line" in n for n in tab.since(mark).notes)  # noqa: E731
+                await tab.wait_for(queued, 30)
+                await tab.stop()
+                await tab.wait_idle()
+                shown = [a.content for a in tab.since(mark).answers]
+                assert shown[-1].endswith("*Stopped.*") and any("t15" in a for a in shown)
+                server.script.first_token_s = 0.0
+                await tab.ask("third")
+                assert sent_messages(server) == [
+                    ("user", "first"),
+                    ("assistant", " ".join(f"t{i}" for i in range(16))),
+                    ("user", "second"),
+                    ("user", "third"),
+                ]
+
+                async def saved():
+                    steps = await saved_steps(app, tab.cookie, tab.thread_id)
+                    records = [as_dict(s.get("metadata")).get(SAVED_KEY) for s in steps]
+                    answers = [r for r in records if r and r.get("role") == "answer"]
+                    return (steps, answers) if len(answers) >= 3 else None
+
+                steps, answers = await until(saved, 30)
+    assert outputs(steps, "user_message") == ["first", "second", "third"]
+    assert [a["stopped"] for a in answers] == [False, True, False]
