@@ -163,7 +163,8 @@ async def handle_message(message: cl.Message | None) -> None:
                 await cl.context.emitter.set_commands(COMMANDS)  # Think is selected again
                 await _saved_compare(state, message, mode.text, choice)
                 return
-            turn_started = True
+            await saved.notice_unsaved(state.saving)
+            turn_started = True  # from here on the turn itself answers a Stop
             view = await _saved_turn(state, message, mode, choice.tokens)
             await regenerate.offer(view.message, mode.thinking, choice.tokens)
     except asyncio.CancelledError:
@@ -195,16 +196,11 @@ async def _saved_turn(
     the thread, watch saving."""
     views: list[AnswerView] = []
     run = cl.context.current_step
-    args = (get_client(), state.history, state.settings, mode, budget_tokens, views.append)
+    answer = stopped_turn if stopped else run_turn
     try:
-        if stopped:
-            return await stopped_turn(*args)
-        await saved.notice_unsaved(state.saving)
-        return await run_turn(*args)
-    except asyncio.CancelledError:
-        if not views:  # Stop before the turn had begun its answer
-            await stopped_turn(*args)
-        raise
+        return await answer(
+            get_client(), state.history, state.settings, mode, budget_tokens, views.append
+        )
     finally:
         if views:
             saved.record_turn(state.saving, message, mode.text, views[0], run.id if run else None)

@@ -59,9 +59,7 @@ async def run_turn(
                 raise
             usage, finish = await _stream(client, messages, settings, mode, view)
     except asyncio.CancelledError:
-        await view.finish(note="Stopped.", stopped=True)
-        history.add_assistant(view.answer)
-        _record(view, mode, "stopped")
+        await _end_stopped(view, history, mode)
         raise
     except ServerError as exc:
         await view.finish(note=str(exc))
@@ -93,10 +91,15 @@ async def stopped_turn(
     (the question and an empty "Stopped." answer), so every question has its answer."""
     settings, _ = _settings(client, settings_state, mode, budget)
     view = _begin(client, history, settings, mode, on_view)
+    await _end_stopped(view, history, mode)
+    return view
+
+
+async def _end_stopped(view: AnswerView, history: History, mode: MessageMode) -> None:
+    """Show and keep what arrived, with "Stopped."."""
     await view.finish(note="Stopped.", stopped=True)
     history.add_assistant(view.answer)
     _record(view, mode, "stopped")
-    return view
 
 
 def _settings(
