@@ -161,10 +161,16 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             self._threads = known  # threads "created" in the rolled-back batch are not
             raise
 
-    async def get_user(self, identifier: str) -> PersistedUser | None:
+    def _cached_user(self, identifier: str) -> PersistedUser | None:
+        """A copy of the user read within `USER_TTL_S` (the caller may set display_name)."""
         cached = self._users.get(identifier)
         if cached is not None and cached[0] > time.monotonic():
-            return dataclasses.replace(cached[1])  # the caller may set display_name on it
+            return dataclasses.replace(cached[1])
+        return None
+
+    async def get_user(self, identifier: str) -> PersistedUser | None:
+        if (cached := self._cached_user(identifier)) is not None:
+            return cached
         user = await super().get_user(identifier)
         if user is not None:
             self._users[identifier] = (time.monotonic() + USER_TTL_S, dataclasses.replace(user))
@@ -172,14 +178,10 @@ class StoreDataLayer(SQLAlchemyDataLayer):
 
     async def create_user(self, user: User) -> PersistedUser | None:
         """Create the user or update its metadata, in one statement (Chainlit reads first).
-
-        Chainlit calls this at every login (with header auth: every page load); a user read
-        within `USER_TTL_S` with the same metadata is already as asked, and is not written.
-        """
-        cached = self._users.get(user.identifier)
-        if cached is not None and cached[0] > time.monotonic():
-            if cached[1].metadata == user.metadata:
-                return dataclasses.replace(cached[1])
+        Called at every login: a user just read with the same metadata is not written."""
+        cached = self._cached_user(user.identifier)
+        if cached is not None and cached.metadata == user.metadata:
+            return cached
         self._users.pop(user.identifier, None)
         params = {
             "id": str(uuid.uuid4()),
