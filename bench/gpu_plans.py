@@ -129,6 +129,16 @@ PLANS = {
     ),
     # the same loads without the client check: configs compared with a same-day defaults run
     "levers": Plan("chat", 0.9, 10000, ENGINE_LOADS, think_ratio=0.5, level_cap_s=40.0),
+    # several API servers vs one: 256 streams twice on each server, starts interleaved by the
+    # caller (the spread between starts of the same flags is larger than between runs)
+    "front": Plan(
+        "chat",
+        0.9,
+        10000,
+        (Load("sharded", "1:3,256:512,512:1024"), Load("sharded", "256:512", warmup=False)),
+        think_ratio=0.5,
+        level_cap_s=40.0,
+    ),
     "engine-smoke": Plan(
         "chat", 0.9, 2048, (Load("sharded", "1:2,4:8", 64, 16), Load("sharded", "1:2", 64, 16))
     ),
