@@ -66,6 +66,7 @@ class Config(BaseSettings):
     max_model_len: int | None = _env("VLLM_MAX_MODEL_LEN", None, ge=256)
     gpu_memory_utilization: float | None = _env("VLLM_GPU_MEMORY_UTILIZATION", None, gt=0, le=1)
     max_num_seqs: int | None = _env("VLLM_MAX_NUM_SEQS", None, ge=1)
+    api_servers: int | None = _env("VLLM_API_SERVERS", None, ge=1, le=64)  # GPU only
     cpu_kvcache_space_gib: float = _env("VLLM_CPU_KVCACHE_SPACE", 2.0, gt=0)
     engine_python: str = _env("ENGINE_PYTHON", str(ROOT / ".venv-engine" / "bin" / "python"))
     connect_timeout_s: float = _env("CONNECT_TIMEOUT_S", 5.0, gt=0)

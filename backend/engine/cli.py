@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 
 from backend.config import Config, ConfigError
-from backend.engine.launcher import engine_env
+from backend.engine.launcher import CORES_PER_API_SERVER, MAX_API_SERVERS, engine_env
 from backend.engine.plan import LaunchPlan, load_plan, make_plan, save_plan
 from backend.engine.port import port_holder
 from backend.engine.process import Engine
@@ -79,6 +79,13 @@ def show_plan(plan: LaunchPlan) -> None:
     console.print(f"Launch plan: {plan.summary()}")
     if plan.sizing.get("notice"):
         console.print(f"[cyan]{plan.sizing['notice']}[/]")
+    if plan.device == "cuda":
+        servers = plan.sizing.get("api_servers", 1)
+        console.print(
+            f"vLLM front end: {servers} API-server process{'es' if servers > 1 else ''} "
+            f"(one per {CORES_PER_API_SERVER} CPU cores, at most {MAX_API_SERVERS}; "
+            "VLLM_API_SERVERS sets it)."
+        )
     shown = [
         "***" if prev == "--api-key" else arg
         for prev, arg in zip(["", *cmd[:-1]], cmd, strict=True)

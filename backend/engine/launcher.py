@@ -3,7 +3,8 @@
 ``python -m backend.engine serve`` (what start.sh runs) resolves the model (MODEL, or
 the bundled demo model when MODEL=demo or MODEL cannot be loaded here), builds the
 command line from the configuration, the planner's recommendation and the launch profile
-(VLLM_PROFILE), starts ``python -m vllm.entrypoints.openai.api_server`` on 127.0.0.1,
+(VLLM_PROFILE), starts ``python -m vllm.entrypoints.openai.api_server`` on 127.0.0.1 (or
+``vllm serve`` when a GPU launch runs several API-server processes, `api_server_count`),
 shows its loading progress, waits on /health and stops it (and its workers) on exit.
 This module builds the command; `backend.engine.plan` makes the launch decision once,
 `backend.engine.process` runs it, and its state goes to .run/engine.json
@@ -40,6 +41,14 @@ REASONING_CONFIG = {"reasoning_start_str": "<think>", "reasoning_end_str": BUDGE
 DEMO_MAX_MODEL_LEN = 4096
 CPU_GPU_MEMORY_UTILIZATION = 0.1  # on CPU: the share of host memory vLLM may take
 HUB_HOST = "huggingface.co"
+API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"  # one API-server process
+SERVE_MODULE = "vllm.entrypoints.cli.main"  # `vllm serve`: runs --api-server-count of them
+# vLLM's API server is one Python process that tokenizes, parses reasoning, detokenizes and
+# streams every token. On an H200 (16 cores) it was the ceiling from 256 streams on: 4
+# processes gave +57% output tokens/s at 256 streams (docs/profiles.md). One per 4 cores
+# leaves the rest to the engine core and the chat.
+CORES_PER_API_SERVER = 4
+MAX_API_SERVERS = 4
 
 
 @dataclass(frozen=True)
@@ -142,17 +151,42 @@ def _cpu_kv_bytes_per_token(choice: ModelChoice) -> int:
         return 36 * 2 * 8 * 128 * 2  # Qwen3-4B in bf16
 
 
+def api_server_count(config: Config, device: Device, cores: int | None = None) -> int:
+    """How many API-server processes vLLM runs: VLLM_API_SERVERS, else one per
+    `CORES_PER_API_SERVER` cores, at most `MAX_API_SERVERS`. Always one on CPU, where
+    vLLM's own threads need the cores (and vLLM's CPU build has no working `vllm serve`)."""
+    if device == "cpu":
+        return 1
+    if config.api_servers:
+        return config.api_servers
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(MAX_API_SERVERS, cores // CORES_PER_API_SERVER))
+
+
+def command_head(command: list[str] | tuple[str, ...]) -> int:
+    """How many leading arguments are the program, not flags: ``python -m module`` (3), or
+    ``python -m vllm.entrypoints.cli.main serve MODEL`` (5)."""
+    return 5 if len(command) > 2 and command[2] == SERVE_MODULE else 3
+
+
 def build_command(
-    config: Config, choice: ModelChoice, device: Device, sizing_flags: list[str]
+    config: Config,
+    choice: ModelChoice,
+    device: Device,
+    sizing_flags: list[str],
+    api_servers: int = 1,
 ) -> list[str]:
-    """The vLLM command line. Later flags win in vLLM's parser: profile over planner."""
+    """The vLLM command line. Later flags win in vLLM's parser: profile over planner.
+
+    With ``api_servers`` above one it is ``vllm serve MODEL --api-server-count N``: the
+    api_server module accepts that flag but runs a single process (vLLM 0.26.0)."""
     url = urlsplit(config.vllm_base_url)
+    if api_servers > 1:
+        head = [config.engine_python, "-m", SERVE_MODULE, "serve", choice.path]
+    else:
+        head = [config.engine_python, "-m", API_SERVER_MODULE, "--model", choice.path]
     cmd = [
-        config.engine_python,
-        "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--model",
-        choice.path,
+        *head,
         "--served-model-name",
         choice.served_name,
         "--host",
@@ -166,6 +200,8 @@ def build_command(
         *sizing_flags,
         *profile_args(get_profile(config.profile), device=device),
     ]
+    if api_servers > 1:
+        cmd += ["--api-server-count", str(api_servers)]
     if config.vllm_api_key:
         cmd += ["--api-key", config.vllm_api_key]
     return cmd

@@ -20,14 +20,14 @@ from backend.config import Config
 from backend.engine.flags import Dropped, drop_unknown, known_options
 from backend.engine.launcher import (
     ModelChoice,
+    api_server_count,
     build_command,
+    command_head,
     has_nvidia_gpu,
     resolve_model,
     sizing,
 )
 from backend.engine.profiles import Device
-
-COMMAND_HEAD = 3  # python -m vllm.entrypoints.openai.api_server
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,13 @@ def make_plan(config: Config) -> LaunchPlan:
     choice = resolve_model(config)
     device: Device = "cuda" if has_nvidia_gpu() else "cpu"
     sizing_flags, shown = sizing(config, choice, device)
-    command = build_command(config, choice, device, sizing_flags)
+    api_servers = api_server_count(config, device)
+    shown = {**shown, "api_servers": api_servers}
+    command = build_command(config, choice, device, sizing_flags, api_servers)
     known = known_options(config.engine_python, Path(config.run_dir) / "engine-flags.json")
     dropped: list[Dropped] = []
     if known is not None:
-        command, dropped = drop_unknown(command, known, start=COMMAND_HEAD)
+        command, dropped = drop_unknown(command, known, start=command_head(command))
     return LaunchPlan(
         choice,
         device,

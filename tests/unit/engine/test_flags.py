@@ -68,6 +68,16 @@ def test_drop_unknown_removes_the_flag_and_its_value():
     assert switches == ["--port", "1"] and gone == [Dropped("--enforce-eager")]
 
 
+def test_an_engine_without_several_api_servers_keeps_the_serve_command(old_engine, monkeypatch):
+    monkeypatch.setattr(plan_module, "has_nvidia_gpu", lambda: True)
+    monkeypatch.setattr(plan_module, "sizing", lambda *_: (["--max-num-seqs", "8"], {}))
+    plan = make_plan(Config(model="demo", engine_python=old_engine, api_servers=2))
+    assert plan.command[2:5] == ("vllm.entrypoints.cli.main", "serve", plan.choice.path)
+    assert "--api-server-count" not in plan.command and "--max-num-seqs" in plan.command
+    assert [d.flag for d in plan.dropped] == ["--reasoning-config", "--api-server-count"]
+    assert plan.sizing["api_servers"] == 2
+
+
 def test_an_engine_that_cannot_be_asked_gives_none(tmp_path):
     assert known_options(str(tmp_path / "missing-python")) is None
 
@@ -117,3 +127,5 @@ def test_the_installed_vllm_knows_every_flag_the_launcher_uses(monkeypatch):
         assert plan.flags_checked, "the engine's parser could not be built"
         assert plan.dropped == (), profile
         assert "--reasoning-config" in plan.command
+    # what a GPU launch adds (several API-server processes, `vllm serve`)
+    assert "--api-server-count" in (known_options(str(ENGINE_PYTHON)) or ())

@@ -4,7 +4,9 @@ from backend.config import DEMO_SERVED_NAME, ROOT, Config
 from backend.engine.launcher import (
     REASONING_CONFIG,
     ModelChoice,
+    api_server_count,
     build_command,
+    command_head,
     resolve_model,
     sizing,
 )
@@ -43,6 +45,32 @@ def test_command_line():
     assert config_arg["reasoning_end_str"].endswith("directly now.\n</think>\n\n")
     for flag in FORBIDDEN_FLAGS:
         assert flag not in cmd
+
+
+def test_gpu_launches_run_one_api_server_per_four_cores_up_to_four():
+    assert [api_server_count(Config(), "cuda", cores=n) for n in (2, 7, 8, 16, 128)] == [
+        1,
+        1,
+        2,
+        4,
+        4,
+    ]
+    assert api_server_count(Config(api_servers=6), "cuda", cores=2) == 6  # the user's choice
+    assert api_server_count(Config(), "cpu", cores=128) == 1
+    assert api_server_count(Config(api_servers=6), "cpu", cores=128) == 1
+
+
+def test_several_api_servers_start_through_vllm_serve():
+    choice = ModelChoice("/m", "served", False)
+    cmd = build_command(Config(), choice, "cuda", ["--max-num-seqs", "8"], api_servers=4)
+    assert cmd[1:5] == ["-m", "vllm.entrypoints.cli.main", "serve", "/m"]
+    assert command_head(cmd) == 5 and "--model" not in cmd
+    assert cmd[cmd.index("--api-server-count") + 1] == "4"
+    one = build_command(Config(), choice, "cuda", ["--max-num-seqs", "8"])
+    assert one[1:5] == ["-m", "vllm.entrypoints.openai.api_server", "--model", "/m"]
+    assert command_head(one) == 3 and "--api-server-count" not in one
+    # everything after the program is the same launch
+    assert cmd[5:-2] == one[5:]
 
 
 def test_cpu_sizing_uses_the_demo_context_and_low_memory_share():
