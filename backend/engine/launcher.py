@@ -45,7 +45,7 @@ API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"  # one API-server proce
 SERVE_MODULE = "vllm.entrypoints.cli.main"  # `vllm serve`: runs --api-server-count of them
 # vLLM's API server is one Python process that tokenizes, parses reasoning, detokenizes and
 # streams every token. On an H200 (16 cores) it was the ceiling from 256 streams on: 4
-# processes gave +57% output tokens/s at 256 streams (docs/profiles.md). One per 4 cores
+# processes gave +62% output tokens/s at 256 streams (docs/profiles.md). One per 4 cores
 # leaves the rest to the engine core and the chat.
 CORES_PER_API_SERVER = 4
 MAX_API_SERVERS = 4
@@ -159,8 +159,16 @@ def api_server_count(config: Config, device: Device, cores: int | None = None) -
         return 1
     if config.api_servers:
         return config.api_servers
-    cores = cores or os.cpu_count() or 1
+    cores = cores or _usable_cores()
     return max(1, min(MAX_API_SERVERS, cores // CORES_PER_API_SERVER))
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def command_head(command: list[str] | tuple[str, ...]) -> int:

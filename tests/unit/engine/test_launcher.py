@@ -60,6 +60,14 @@ def test_gpu_launches_run_one_api_server_per_four_cores_up_to_four():
     assert api_server_count(Config(api_servers=6), "cpu", cores=128) == 1
 
 
+def test_the_cores_counted_are_the_ones_this_process_may_use(monkeypatch):
+    import backend.engine.launcher as launcher
+
+    monkeypatch.setattr(launcher.os, "cpu_count", lambda: 64)  # the host
+    monkeypatch.setattr(launcher.os, "sched_getaffinity", lambda _pid: set(range(8)))
+    assert api_server_count(Config(), "cuda") == 2
+
+
 def test_several_api_servers_start_through_vllm_serve():
     choice = ModelChoice("/m", "served", False)
     cmd = build_command(Config(), choice, "cuda", ["--max-num-seqs", "8"], api_servers=4)
