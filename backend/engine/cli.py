@@ -86,10 +86,7 @@ def show_plan(plan: LaunchPlan) -> None:
             f"(one per {CORES_PER_API_SERVER} CPU cores, at most {MAX_API_SERVERS}; "
             "VLLM_API_SERVERS sets it)."
         )
-    shown = [
-        "***" if prev == "--api-key" else arg
-        for prev, arg in zip(["", *cmd[:-1]], cmd, strict=True)
-    ]
+    shown = ["--api-key=***" if arg.startswith("--api-key=") else arg for arg in cmd]
     console.print(f"vLLM: {shlex.join(shown)}", highlight=False, soft_wrap=True)
 
 

@@ -211,7 +211,8 @@ def build_command(
     if api_servers > 1:
         cmd += ["--api-server-count", str(api_servers)]
     if config.vllm_api_key:
-        cmd += ["--api-key", config.vllm_api_key]
+        # One argument: a key that starts with "-" (1 in 64 of start.sh's) is not an option.
+        cmd.append(f"--api-key={config.vllm_api_key}")
     return cmd
 
 

@@ -28,7 +28,7 @@ LEVEL_LIMIT_S = 300
 def loadtest(vllm_server, out, output_len: int, *args: str) -> list[dict]:
     cmd = [
         sys.executable, "-m", "backend.loadtest", "--base-url", vllm_server.base_url,
-        "--api-key", vllm_server.config.vllm_api_key, "--input-len", str(INPUT_LEN),
+        f"--api-key={vllm_server.config.vllm_api_key}", "--input-len", str(INPUT_LEN),
         "--output-len", str(output_len), "--metrics-interval", "0.05", "--json", str(out),
         *args,
     ]  # fmt: skip

@@ -42,7 +42,7 @@ def test_launcher_binds_loopback_and_requires_the_key():
     cmd = build_command(config, choice, "cpu", sizing(config, choice, "cpu")[0])
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1", "never the host from VLLM_BASE_URL"
     assert cmd[cmd.index("--port") + 1] == "8123"
-    assert cmd[cmd.index("--api-key") + 1] == "k3y"
+    assert "--api-key=k3y" in cmd
 
 
 def test_real_server_refuses_requests_without_the_key(vllm_server):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 import backend.engine.plan as plan_module
 from backend.config import ROOT, Config
-from backend.engine.flags import Dropped, drop_unknown, known_options
+from backend.engine.flags import PARSER_SNIPPET, Dropped, drop_unknown, known_options
 from backend.engine.plan import LaunchPlan, load_plan, make_plan, save_plan
 
 ENGINE_PYTHON = ROOT / ".venv-engine" / "bin" / "python"
@@ -129,3 +130,19 @@ def test_the_installed_vllm_knows_every_flag_the_launcher_uses(monkeypatch):
         assert "--reasoning-config" in plan.command
     # what a GPU launch adds (several API-server processes, `vllm serve`)
     assert "--api-server-count" in (known_options(str(ENGINE_PYTHON)) or ())
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="engine environment not installed")
+def test_the_installed_vllm_reads_a_key_that_starts_with_a_dash(monkeypatch):
+    monkeypatch.setattr(plan_module, "has_nvidia_gpu", lambda: False)
+    plan = make_plan(Config(model="demo", vllm_api_key="-Xk3y"))  # 1 in 64 generated keys
+    script = PARSER_SNIPPET + "\nimport sys\nprint(new_parser().parse_args(sys.argv[1:]).api_key)"
+    done = subprocess.run(
+        [str(ENGINE_PYTHON), "-c", script, *plan.command[3:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "-Xk3y" in done.stdout.splitlines()[-1]

@@ -38,7 +38,10 @@ def test_command_line():
     joined = " ".join(cmd)
     assert "--host 127.0.0.1 --port 8123" in joined
     assert "--reasoning-parser qwen3" in joined
-    assert "--api-key secret" in joined
+    assert "--api-key=secret" in cmd
+    # a key that looks like an option stays one argument
+    dashed = Config(vllm_api_key="-Xk3y")
+    assert "--api-key=-Xk3y" in build_command(dashed, choice, "cpu", [])
     assert "--served-model-name served" in joined
     config_arg = json.loads(cmd[cmd.index("--reasoning-config") + 1])
     assert config_arg == REASONING_CONFIG
