@@ -124,3 +124,15 @@ def test_block_fp8_weights_start_without_deep_gemm_unless_asked(monkeypatch):
     assert launcher.engine_env(Config(), "cuda", "fp8-block")["VLLM_USE_DEEP_GEMM"] == "1"
     _, bf16 = sizing(Config(), ModelChoice("Qwen/Qwen3-4B", "Qwen/Qwen3-4B", False), "cuda")
     assert bf16["weights"] is None
+
+
+def test_the_launch_plan_shows_the_api_servers_and_never_the_key(capsys):
+    from backend.engine.cli import show_plan
+    from backend.engine.plan import LaunchPlan
+
+    choice = ModelChoice("/m", "served", False)
+    cmd = build_command(Config(vllm_api_key="-s3cret"), choice, "cuda", [], api_servers=4)
+    show_plan(LaunchPlan(choice, "cuda", tuple(cmd), {"summary": "fits", "api_servers": 4}))
+    out = capsys.readouterr().out
+    assert "4 API-server processes" in out and "--api-key=***" in out
+    assert "s3cret" not in out
