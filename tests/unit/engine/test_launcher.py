@@ -126,13 +126,14 @@ def test_block_fp8_weights_start_without_deep_gemm_unless_asked(monkeypatch):
     assert bf16["weights"] is None
 
 
-def test_the_launch_plan_shows_the_api_servers_and_never_the_key(capsys):
-    from backend.engine.cli import show_plan
+def test_the_launch_plan_shows_the_api_servers_and_never_the_key():
+    from backend.engine.cli import console, show_plan
     from backend.engine.plan import LaunchPlan
 
     choice = ModelChoice("/m", "served", False)
     cmd = build_command(Config(vllm_api_key="-s3cret"), choice, "cuda", [], api_servers=4)
-    show_plan(LaunchPlan(choice, "cuda", tuple(cmd), {"summary": "fits", "api_servers": 4}))
-    out = capsys.readouterr().out
+    with console.capture() as captured:
+        show_plan(LaunchPlan(choice, "cuda", tuple(cmd), {"summary": "fits", "api_servers": 4}))
+    out = captured.get()
     assert "4 API-server processes" in out and "--api-key=***" in out
     assert "s3cret" not in out
