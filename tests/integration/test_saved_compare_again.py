@@ -49,10 +49,24 @@ async def compare(tab: ChatSession, question: str) -> dict:
     return versions[-1]["props"]
 
 
+def unfinished_comparisons(steps: list[dict]) -> int:
+    """Comparisons stored when they began whose final record has not landed yet."""
+    records = [as_dict(s.get("metadata")).get(SAVED_KEY) for s in steps]
+    return sum(
+        1
+        for r in records
+        if isinstance(r, dict) and r.get("role") == "compare" and not r.get("final", True)
+    )
+
+
 async def saved(app: ChatApp, tab: ChatSession, answers: int) -> list[dict]:
+    """The stored steps once ``answers`` answers and every comparison's final record landed
+    (a comparison is stored when it begins, then again when it ends)."""
+
     async def landed():
         steps = await saved_steps(app, tab.cookie, tab.thread_id)
-        return steps if len(outputs(steps, "assistant_message")) >= answers else None
+        enough = len(outputs(steps, "assistant_message")) >= answers
+        return steps if enough and not unfinished_comparisons(steps) else None
 
     return await until(landed)
 
