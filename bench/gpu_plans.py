@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.engine.launcher import engine_program
 from backend.engine.profiles import get_profile, profile_args
 
 PORT = 8001
@@ -162,18 +163,8 @@ def server_command(python: str, model: str, plan: Plan, flags: list[str], device
     """The server for ``model``; a directory holding safetensors loads them, else dummy."""
     memory = ["--gpu-memory-utilization", str(plan.utilization)] if device == "cuda" else []
     on_disk = any(Path(model).glob("*.safetensors"))
-    # Only `vllm serve` starts several API servers; the api_server module accepts the
-    # flag and still runs one.
-    several = "--api-server-count" in flags
-    entry = (
-        ["vllm.entrypoints.cli.main", "serve", model]
-        if several
-        else ["vllm.entrypoints.openai.api_server", "--model", model]
-    )
     return [
-        python,
-        "-m",
-        *entry,
+        *engine_program(python, model, several_api_servers="--api-server-count" in flags),
         *(() if on_disk else ("--load-format", "dummy")),
         "--served-model-name",
         "q",

@@ -171,6 +171,14 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def engine_program(python: str, model: str, several_api_servers: bool) -> list[str]:
+    """How vLLM is started, up to its flags: ``vllm serve MODEL`` runs several API-server
+    processes; the api_server module accepts --api-server-count but runs one (0.26.0)."""
+    if several_api_servers:
+        return [python, "-m", SERVE_MODULE, "serve", model]
+    return [python, "-m", API_SERVER_MODULE, "--model", model]
+
+
 def command_head(command: list[str] | tuple[str, ...]) -> int:
     """How many leading arguments are the program, not flags: ``python -m module`` (3), or
     ``python -m vllm.entrypoints.cli.main serve MODEL`` (5)."""
@@ -185,16 +193,11 @@ def build_command(
     api_servers: int = 1,
 ) -> list[str]:
     """The vLLM command line. Later flags win in vLLM's parser: profile over planner.
-
-    With ``api_servers`` above one it is ``vllm serve MODEL --api-server-count N``: the
-    api_server module accepts that flag but runs a single process (vLLM 0.26.0)."""
+    With ``api_servers`` above one: ``vllm serve MODEL ... --api-server-count N``."""
     url = urlsplit(config.vllm_base_url)
-    if api_servers > 1:
-        head = [config.engine_python, "-m", SERVE_MODULE, "serve", choice.path]
-    else:
-        head = [config.engine_python, "-m", API_SERVER_MODULE, "--model", choice.path]
+    several = api_servers > 1
     cmd = [
-        *head,
+        *engine_program(config.engine_python, choice.path, several),
         "--served-model-name",
         choice.served_name,
         "--host",
@@ -208,7 +211,7 @@ def build_command(
         *sizing_flags,
         *profile_args(get_profile(config.profile), device=device),
     ]
-    if api_servers > 1:
+    if several:
         cmd += ["--api-server-count", str(api_servers)]
     if config.vllm_api_key:
         # One argument: a key that starts with "-" (1 in 64 of start.sh's) is not an option.
