@@ -22,10 +22,13 @@ import re
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _INLINE_CODE = re.compile(r"(`+)(?:.|\n)*?(?<!`)\1(?!`)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SPECIAL = re.compile(r"[\\$]")
 
 
 def normalize_math(text: str) -> str:
     """The text with math delimiters Chainlit renders and money dollars escaped."""
+    if "$" not in text and "\\" not in text:
+        return text  # nothing to rewrite (the usual case: it is called at every flush)
     return "".join(
         piece if is_code else _normalize_prose(piece) for is_code, piece in _split_code(text)
     )
@@ -73,6 +76,13 @@ def _normalize_prose(text: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(text):
+        special = _SPECIAL.search(text, i)  # only "\\" and "$" start anything to rewrite
+        if special is None:
+            out.append(text[i:])
+            break
+        if special.start() > i:
+            out.append(text[i : special.start()])
+            i = special.start()
         step = _formula_at(text, i)
         if step is not None:
             rendered, i = step
@@ -121,13 +131,11 @@ def _inline_close(text: str, i: int) -> int | None:
     if i + 1 >= len(text) or text[i + 1].isspace() or text[i + 1] == "$":
         return None
     j = i + 1
-    while j < len(text):
-        if text[j] == "\\":
-            j += 2
-            continue
+    while (special := _SPECIAL.search(text, j)) is not None:
+        j = special.start()
         if text[j] == "$":
             break
-        j += 1
+        j += 2  # an escape
     else:
         return None
     if _PARAGRAPH_BREAK.search(text, i, j) or text[j - 1].isspace():

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from backend.chat import mathtext
 from backend.chat.mathtext import RenderedStream, normalize_math
 
 CASES = [
@@ -85,3 +86,57 @@ def test_stream_appends_until_a_decision_changes():
     # The closing dollar turns the escaped one into a formula: the whole text again.
     assert render.update("It is $x$") == ("It is $x$", True)
     assert render.update("It is $x$") is None
+
+
+# -- the fast scan against the plain one ---------------------------------------------
+def _reference_prose(text: str) -> str:
+    """`_normalize_prose` as a character-by-character scan (the obvious form, kept as an
+    oracle: the module's version jumps from one "\\" or "$" to the next)."""
+    out, i = [], 0
+    while i < len(text):
+        step = mathtext._formula_at(text, i)
+        if step is not None:
+            rendered, i = step
+            out.append(rendered)
+        elif text[i] == "\\" and i + 1 < len(text):
+            out.append(text[i : i + 2])
+            i += 2
+        elif text[i] == "$":
+            out.append("\\$")
+            i += 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _reference_close(text: str, i: int) -> int | None:
+    if i + 1 >= len(text) or text[i + 1].isspace() or text[i + 1] == "$":
+        return None
+    j = i + 1
+    while j < len(text):
+        if text[j] == "\\":
+            j += 2
+            continue
+        if text[j] == "$":
+            break
+        j += 1
+    else:
+        return None
+    if mathtext._PARAGRAPH_BREAK.search(text, i, j) or text[j - 1].isspace():
+        return None
+    if j + 1 < len(text) and text[j + 1].isdigit():
+        return None
+    return j
+
+
+def test_the_fast_scan_rewrites_exactly_what_a_character_by_character_scan_does(monkeypatch):
+    pieces = list("ab 1$\\()[]{}`~\n\t5x") + ["\\(", "\\)", "\\[", "\\]", "$$", "\\boxed{", "\n\n"]
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(40))) for _ in range(20000)]
+    fast = [normalize_math(t) for t in texts]
+    monkeypatch.setattr(mathtext, "_normalize_prose", _reference_prose)
+    monkeypatch.setattr(mathtext, "_inline_close", _reference_close)
+    assert fast == [normalize_math(t) for t in texts]
+    plain = "w35222 w149213 " * 500  # no "$" or "\": returned as it is
+    assert normalize_math(plain) is plain
