@@ -56,6 +56,13 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * TICK_S
 
 
+def loop_cpu_s(pid: int) -> float:
+    """CPU seconds of a process's main thread (the chat's event loop); the rest of
+    `cpu_s` is its other threads (the database writer, thread pools)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_S
+
+
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds of a process and its live descendants (vLLM runs its engine in a child)."""
     children: dict[int, list[int]] = {}
@@ -178,15 +185,27 @@ async def run_levels(
             level = cli.LevelSpec(concurrency, None)
             pair = []
             for j, target in enumerate(("direct", "app")):
-                before = (cpu_s(app_pid), tree_cpu_s(server_pid), time.process_time())
+                before = (
+                    cpu_s(app_pid), loop_cpu_s(app_pid), tree_cpu_s(server_pid),
+                    time.process_time(),
+                )  # fmt: skip
                 wall = time.perf_counter()
                 row = await runner.level(level, target, args.seed + 7919 * i + 104729 * j)
                 wall = time.perf_counter() - wall  # warmup included, as in the CPU times
-                after = (cpu_s(app_pid), tree_cpu_s(server_pid), time.process_time())
-                app_s, server_s, loadgen_s = (b - a for a, b in zip(before, after, strict=True))
+                after = (
+                    cpu_s(app_pid), loop_cpu_s(app_pid), tree_cpu_s(server_pid),
+                    time.process_time(),
+                )  # fmt: skip
+                app_s, loop_s, server_s, loadgen_s = (
+                    b - a for a, b in zip(before, after, strict=True)
+                )
+                answers = max(row["success"] + args.warmup, 1)
                 row["cpu"] = {  # warmup answers included on both sides of the division
                     "app_s": app_s,
-                    "app_s_per_answer": app_s / max(row["success"] + args.warmup, 1),
+                    "app_s_per_answer": app_s / answers,
+                    # the event loop's share, and the other threads' (the database writer)
+                    "app_loop_s_per_answer": loop_s / answers,
+                    "app_threads_s_per_answer": (app_s - loop_s) / answers,
                     "app_core_pct": 100 * app_s / wall,
                     "server_core_pct": 100 * server_s / wall,
                     "loadgen_core_pct": 100 * loadgen_s / wall,
@@ -208,7 +227,8 @@ def _say(row: dict[str, Any]) -> None:
         f"+TTFT p50 {c['added_ttft_p50_ms']:+.1f} p99 {c['added_ttft_p99_ms']:+.1f} ms  "
         f"tok/s ratio {c['output_tok_s_ratio']:.3f}  events/answer "
         f"{c['socket_events_per_answer']:.0f}  app CPU {cpu['app_s_per_answer'] * 1000:.1f} "
-        f"ms/answer ({cpu['app_core_pct']:.0f}% core)",
+        f"ms/answer ({cpu['app_core_pct']:.0f}% core; other threads "
+        f"{cpu.get('app_threads_s_per_answer', 0) * 1000:.2f})",
         flush=True,
     )
 

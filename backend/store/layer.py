@@ -60,6 +60,11 @@ _CONNECTION: contextvars.ContextVar[AsyncConnection | None] = contextvars.Contex
 Method = Callable[..., Awaitable[object]]
 Rows = list[dict[str, Any]]
 USER_TTL_S = 10.0  # rows in users are never deleted; only their metadata changes
+# A step's conversation, created when missing (Chainlit reads it first, then inserts).
+CREATE_THREAD = (
+    'INSERT INTO threads ("id", "createdAt", "metadata") VALUES (:id, :createdAt, :metadata) '
+    'ON CONFLICT ("id") DO NOTHING'
+)
 CREATE_USER = (
     'INSERT INTO users ("id", "identifier", "createdAt", "metadata") '
     "VALUES (:id, :identifier, :createdAt, :metadata) "
@@ -104,6 +109,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         self.writes.batch = self._run_batch
         self._threads: set[str] = set()  # threads known to exist: a step skips the check
         self._users: dict[str, tuple[float, PersistedUser]] = {}  # identifier -> (expiry, row)
+        self._identifiers: dict[str, str] = {}  # user id -> identifier (neither ever changes)
         # One write transaction at a time in this process: a write waits here, not on
         # SQLite's busy timeout behind a batch whose statements wait for the event loop.
         self._writing = asyncio.Lock()
@@ -192,6 +198,12 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         await self.execute_sql(CREATE_USER, params)
         return await self.get_user(user.identifier)
 
+    async def _get_user_identifer_by_id(self, user_id: str) -> str:
+        if (identifier := self._identifiers.get(user_id)) is None:
+            identifier = await super()._get_user_identifer_by_id(user_id)
+            self._identifiers[user_id] = identifier
+        return identifier
+
     async def get_thread(self, thread_id: str) -> ThreadDict | None:
         """Chainlit's thread, plus each message's ``command`` (its query leaves it out)."""
         thread = await super().get_thread(thread_id)
@@ -209,9 +221,16 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         async def run() -> object:
             return await _direct(method)(self, *args, **kwargs)
 
-        # A step's create and updates carry its whole state: the latest queued one wins.
-        key = f"step:{args[0]['id']}" if method is StoreDataLayer._upsert_step else None
-        self.writes.submit(label, run, _session_id(), key)
+        # A step's create and updates carry its whole state: the latest queued one wins, and
+        # a step still open (no end: it streams) waits for its final state (writer.py).
+        key = group = None
+        hold = False
+        if method is StoreDataLayer._upsert_step:
+            step = args[0]
+            key, group, hold = f"step:{step['id']}", step.get("threadId"), not step.get("end")
+        elif method in (_BASE.update_thread, StoreDataLayer._delete_after):
+            group = args[0]
+        self.writes.submit(label, run, _session_id(), key, group, hold=hold)
 
     @queue_until_user_message()
     async def _deferred(self, label: str, method: Method, *args: Any, **kwargs: Any) -> None:
@@ -235,7 +254,8 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         """Chainlit's create_step, checking the thread once per thread, not per step."""
         thread_id: str = step_dict["threadId"]  # Chainlit's steps always carry it
         if thread_id not in self._threads:
-            await _BASE.update_thread(self, thread_id)
+            created = {"id": thread_id, "createdAt": await self.get_current_timestamp()}
+            await self.execute_sql(CREATE_THREAD, {**created, "metadata": "{}"})
             self._threads.add(thread_id)
         step_dict["showInput"] = (
             str(step_dict["showInput"]).lower() if "showInput" in step_dict else None
@@ -256,9 +276,11 @@ class StoreDataLayer(SQLAlchemyDataLayer):
 
     async def delete_thread(self, thread_id: str) -> None:
         self._threads.discard(thread_id)
+        self.writes.forget(group=thread_id)
         await super().delete_thread(thread_id)
 
     async def delete_step(self, step_id: str) -> None:
+        self.writes.forget(key=f"step:{step_id}")
         await self._write("delete_step", _BASE.delete_step, step_id)
 
     async def update_thread(

@@ -15,6 +15,15 @@ retries above.
 A write submitted with a ``key`` supersedes a still-queued write with the same key (a
 streamed answer's step is created, then updated: only the last state is written). The
 older one is left in its place as a no-op, so the queue's order and numbering never change.
+
+A write submitted with ``hold`` is a state that is not final yet (a step that is still
+streaming: its text is only known at its end). It does not enter the queue at once: the
+write that replaces it (same key) usually comes within seconds, and then only that one is
+written. A held write enters the queue when any write of its ``group`` (the conversation)
+that is not held is submitted, just before that one, so a conversation's writes still
+land in the order they were made (a step before its children, everything before a
+deletion); else after ``hold_s`` at the latest, or when the queue is drained. Sequence
+numbers are given on entering the queue.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 log = logging.getLogger("hybrid_chat.store")
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 SETTLE_S = 0.1  # a woken writer waits this long: the answer's first token goes first
+HOLD_S = 10.0  # the longest a not-yet-final state waits for the one that replaces it
 MAX_BATCH = 64
 REFUSED_ATTEMPTS = 3
 # Set inside the writer's task: data-layer calls made there go straight to the database.
@@ -48,15 +58,22 @@ class Write:
     run: Callable[[], Awaitable[object]]
     session_id: str | None
     key: str | None = None
+    group: str | None = None
     attempts: int = 0
 
 
 class WriteQueue:
     def __init__(
-        self, retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S, settle_s: float = SETTLE_S
+        self,
+        retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
+        settle_s: float = SETTLE_S,
+        hold_s: float = HOLD_S,
     ) -> None:
         self._items: deque[Write] = deque()
         self._latest: dict[str, Write] = {}  # key -> its newest queued write
+        # key -> a held write and the timer that releases it, in the order they were held
+        self._held: dict[str, tuple[Write, asyncio.TimerHandle]] = {}
+        self._hold_s = hold_s
         self.superseded = 0
         self._settle_s = settle_s
         # Runs several writes in one transaction; set by the data layer.
@@ -75,30 +92,72 @@ class WriteQueue:
     def pending(self) -> int:
         return len(self._items)
 
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
     def submit(
         self,
         label: str,
         run: Callable[[], Awaitable[object]],
         session_id: str | None = None,
         key: str | None = None,
-    ) -> int:
-        """Queue ``run`` (a coroutine factory); returns its sequence number. Never waits.
+        group: str | None = None,
+        *,
+        hold: bool = False,
+    ) -> None:
+        """Queue ``run`` (a coroutine factory), or hold it (``hold``, needs a key). Never waits.
 
-        ``run`` must write the whole state for ``key``: it replaces a queued one's.
+        ``run`` must write the whole state for ``key``: it replaces a queued or held one's.
         """
+        write = Write(0, label, run, session_id, key, group)
+        if key is not None and (held := self._held.get(key)) is not None:
+            self.superseded += 1
+            if hold:  # a newer state that is not final either: same place, same deadline
+                self._held[key] = (write, held[1])
+                return
+            del self._held[key]
+            held[1].cancel()
+        if hold and key is not None:
+            timer = asyncio.get_running_loop().call_later(self._hold_s, self._release_key, key)
+            self._held[key] = (write, timer)
+            return
+        if group is not None:
+            self._release(lambda held: held.group == group)
+        self._enqueue(write)
+
+    def _enqueue(self, write: Write) -> None:
         self.submitted += 1
-        write = Write(self.submitted, label, run, session_id, key)
-        if key is not None:
-            older = self._latest.get(key)
+        write.seq = self.submitted
+        if write.key is not None:
+            older = self._latest.get(write.key)
             # One in a running batch still writes (the batch holds its run); the newer
             # write follows it, so the last state wins either way.
             if older is not None and older.run is not _superseded:
                 older.run = _superseded
                 self.superseded += 1
-            self._latest[key] = write
+            self._latest[write.key] = write
         self._items.append(write)
         self._ensure_running().set()
-        return self.submitted
+
+    def _release(self, which: Callable[[Write], bool]) -> None:
+        """Queue the held writes ``which`` picks, in the order they were held."""
+        for key, (write, timer) in list(self._held.items()):
+            if which(write):
+                del self._held[key]
+                timer.cancel()
+                self._enqueue(write)
+
+    def _release_key(self, key: str) -> None:
+        if (held := self._held.pop(key, None)) is not None:
+            self._enqueue(held[0])
+
+    def forget(self, key: str | None = None, group: str | None = None) -> None:
+        """Drop held writes for ``key`` or ``group`` without writing them (it was deleted)."""
+        for held_key, (write, timer) in list(self._held.items()):
+            if held_key == key or (group is not None and write.group == group):
+                del self._held[held_key]
+                timer.cancel()
 
     def _ensure_running(self) -> asyncio.Event:
         """Start the writer task unless it runs; the event that wakes it."""
@@ -173,7 +232,9 @@ class WriteQueue:
         return self._retry_delays_s[min(attempts, len(self._retry_delays_s)) - 1]
 
     async def drain(self, timeout_s: float) -> bool:
-        """Wait until everything submitted so far is applied; False on timeout."""
+        """Wait until everything submitted so far (held writes too) is applied; False on
+        timeout."""
+        self._release(lambda held: True)
         target = self.submitted
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -182,6 +243,8 @@ class WriteQueue:
         return self.done >= target
 
     async def close(self) -> None:
+        for _, timer in self._held.values():
+            timer.cancel()
         if self._task is not None:
             self._task.cancel()
             try:

@@ -1,5 +1,7 @@
 """The write queue's coalescing: a keyed write replaces a queued one with the same key, one
-already handed to the database still lands before it, and the numbering never changes."""
+already handed to the database still lands before it, and the numbering never changes. A
+held write (a step still streaming) waits for the state that replaces it, and never lands
+after a later write of its conversation."""
 
 from __future__ import annotations
 
@@ -51,4 +53,66 @@ async def test_a_batch_in_flight_keeps_its_write_and_the_newer_one_follows():
     release.set()
     assert await queue.drain(5)
     assert applied == ["s1 created", "thread", "s1 final"]
+    await queue.close()
+
+
+async def test_a_held_state_replaced_by_the_final_one_is_never_written():
+    applied: list[str] = []
+    write, queue = recorder(applied), WriteQueue(settle_s=0.01)
+    queue.submit("question", write("q"), key="step:q", group="t1")
+    queue.submit("create", write("run open"), key="step:run", group="t1", hold=True)
+    queue.submit("create", write("thinking open"), key="step:th", group="t1", hold=True)
+    assert queue.held == 2
+    queue.submit("update", write("thinking final"), key="step:th", group="t1")
+    queue.submit("create", write("answer"), key="step:a", group="t1")
+    queue.submit("update", write("run final"), key="step:run", group="t1")
+    assert await queue.drain(5)
+    # The run's open state entered the queue before the thinking step's final one (a
+    # parent before its child); whether it was written depends on the writer's timing.
+    assert applied[0] == "q" and applied[-1] == "run final"
+    assert "thinking open" not in applied
+    assert [a for a in applied if a != "run open"] == ["q", "thinking final", "answer", "run final"]
+    assert (queue.held, queue.done, queue.submitted) == (0, queue.submitted, queue.submitted)
+    await queue.close()
+
+
+async def test_a_write_of_the_conversation_takes_its_held_writes_along_in_order():
+    applied: list[str] = []
+    write, queue = recorder(applied), WriteQueue(settle_s=0.01)
+    queue.submit("create", write("run open"), key="step:run", group="t1", hold=True)
+    queue.submit("create", write("other open"), key="step:x", group="t2", hold=True)
+    queue.submit("create", write("thinking open"), key="step:th", group="t1", hold=True)
+    queue.submit("delete", write("t1 deleted after"), group="t1")
+    for _ in range(100):
+        if queue.done == queue.submitted:
+            break
+        await asyncio.sleep(0.01)
+    assert applied == ["run open", "thinking open", "t1 deleted after"]
+    assert queue.held == 1  # the other conversation's step still waits
+    await queue.close()
+
+
+async def test_a_held_state_is_written_after_the_hold_when_nothing_replaces_it():
+    applied: list[str] = []
+    write, queue = recorder(applied), WriteQueue(settle_s=0.01, hold_s=0.05)
+    queue.submit("create", write("open"), key="step:s", group="t1", hold=True)
+    queue.submit("update", write("still open"), key="step:s", group="t1", hold=True)
+    for _ in range(100):
+        if applied:
+            break
+        await asyncio.sleep(0.01)
+    assert applied == ["still open"] and queue.superseded == 1 and queue.held == 0
+    await queue.close()
+
+
+async def test_drain_writes_held_states_and_forget_drops_deleted_ones():
+    applied: list[str] = []
+    write, queue = recorder(applied), WriteQueue(settle_s=0.01)
+    queue.submit("create", write("kept"), key="step:k", group="t1", hold=True)
+    queue.submit("create", write("step deleted"), key="step:d", group="t1", hold=True)
+    queue.submit("create", write("thread deleted"), key="step:x", group="t2", hold=True)
+    queue.forget(key="step:d")
+    queue.forget(group="t2")
+    assert await queue.drain(5)
+    assert applied == ["kept"] and queue.held == 0
     await queue.close()
