@@ -236,7 +236,8 @@ def _say(row: dict[str, Any]) -> None:
 def level_args(base_url: str, server: str, ns: argparse.Namespace, app_url: str) -> Any:
     out_len = "1000" if server == "fast" else "64"
     argv = ["--base-url", base_url, "--app-url", app_url, "--endpoint", "chat",
-            "--concurrency", ns.concurrency, "--input-len", "32", "--output-len", out_len,
+            "--concurrency", ns.concurrency, "--input-len", str(ns.input_len),
+            "--output-len", out_len,
             "--think-ratio", "0.5", "--warmup", "2", "--timeout", "300",
             "--metrics-interval", "5", "--app-keep-settings"]  # fmt: skip
     args = cli.parse_args(argv)
@@ -294,6 +295,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fast-server-args",
         default="--token-interval-ms 0.4 --tokens-per-chunk 4 --first-token-ms 20",
     )
+    p.add_argument("--input-len", type=int, default=32, help="prompt tokens per request")
     p.add_argument("--persistence", default="on", help="on, off, or off,on to compare")
     p.add_argument("--json", dest="json_path", default="bench/results/relay.json")
     ns = p.parse_args(argv)
