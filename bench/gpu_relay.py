@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.relay_bench import cpu_s
+from bench.proc_cpu import cpu_s
 
 
 def find_pids(*needles: str) -> list[int]:

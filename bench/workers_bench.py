@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from backend.engine.process import free_port, stop_group
-from bench.relay_bench import cpu_s
+from bench.proc_cpu import cpu_s
 from tests.support.start_sh import StartSh
 
 ROOT = Path(__file__).resolve().parent.parent

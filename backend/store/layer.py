@@ -5,8 +5,10 @@
   them. Inside the queue's task the same methods reach the database directly.
 - Writes still wait for the session's first message, as Chainlit's own do, and keep their
   order (Chainlit's queue would replay all creations before all updates).
-- Every value is made storable first: NUL characters (PostgreSQL refuses them in text)
-  are removed, lone surrogates become U+FFFD, dicts and lists become JSON text.
+- A step that is still streaming is written with its final state, not before it as well
+  (the queue holds it, writer.py).
+- Every value is made storable first (sql.py: no NUL characters, no lone surrogates,
+  dicts and lists as JSON text).
 - A user is created with one idempotent statement (two first logins of the same person in
   two workers cannot collide), and a user read is kept for `USER_TTL_S`: every socket
   connection and request asks for it.
@@ -44,14 +46,12 @@ from backend.store.database import (
     sqlite_path,
     sqlite_transactions,
 )
+from backend.store.sql import CREATE_THREAD, CREATE_USER, SAME_THREAD_ONLY, clean_value
 from backend.store.sqlite_writer import SqliteWriter
 from backend.store.writer import IN_WRITER, WriteQueue, describe
 
 log = logging.getLogger("hybrid_chat.store")
 _BASE = SQLAlchemyDataLayer
-# Step ids come from the browser: an id that is already stored in another thread (someone
-# else's conversation) must not be overwritten or moved by it.
-SAME_THREAD_ONLY = 'WHERE steps."threadId" = excluded."threadId"'
 # The writer's batch transaction, while one runs (queries join it).
 _CONNECTION: contextvars.ContextVar[AsyncConnection | None] = contextvars.ContextVar(
     "store_connection", default=None
@@ -60,38 +60,11 @@ _CONNECTION: contextvars.ContextVar[AsyncConnection | None] = contextvars.Contex
 Method = Callable[..., Awaitable[object]]
 Rows = list[dict[str, Any]]
 USER_TTL_S = 10.0  # rows in users are never deleted; only their metadata changes
-# A step's conversation, created when missing (Chainlit reads it first, then inserts).
-CREATE_THREAD = (
-    'INSERT INTO threads ("id", "createdAt", "metadata") VALUES (:id, :createdAt, :metadata) '
-    'ON CONFLICT ("id") DO NOTHING'
-)
-CREATE_USER = (
-    'INSERT INTO users ("id", "identifier", "createdAt", "metadata") '
-    "VALUES (:id, :identifier, :createdAt, :metadata) "
-    'ON CONFLICT ("identifier") DO UPDATE SET "metadata" = excluded."metadata"'
-)
 
 
 def _direct(method: Method) -> Method:
     """Chainlit's method without its queue-until-first-message wrapper."""
     return getattr(method, "__wrapped__", method)
-
-
-def clean_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, (dict, list)):
-        return clean_text(json.dumps(value, ensure_ascii=False))
-    return value
-
-
-def clean_text(value: str) -> str:
-    value = value.replace("\x00", "")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return value
 
 
 def _session_id() -> str | None:
