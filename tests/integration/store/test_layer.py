@@ -56,6 +56,22 @@ async def outputs(layer: StoreDataLayer, thread_id: str = "t1") -> dict[str, str
     return {s["id"]: s["output"] for s in (thread or {}).get("steps", [])}
 
 
+async def test_a_streaming_step_is_stored_once_final_and_a_deleted_one_never(layer):
+    await new_thread(layer)
+    done = "2026-12-01T10:00:09.000000Z"
+    await layer.create_step(step(1, end=done))  # a question: final when sent
+    await layer.create_step(step(3, type="llm", output="", end=None))  # thinking opens
+    await layer.create_step(step(5, type="llm", output="", end=None))
+    await layer.delete_step("s0005")  # deleted while open: its held state is dropped
+    await asyncio.sleep(0.5)  # the writer has written what it was given
+    assert await outputs(layer) == {"s0001": "message 1"}
+    assert layer.writes.held == 1
+    await layer.update_step(step(3, type="llm", output="thought", end=done))
+    assert await layer.writes.drain(30)
+    assert await outputs(layer) == {"s0001": "message 1", "s0003": "thought"}
+    assert layer.writes.superseded >= 1 and layer.writes.held == 0
+
+
 async def test_what_goes_in_comes_back_odd_text_and_long_text_included(layer):
     user_id = await new_thread(layer)
     long_text = "x" * 2_000_000
