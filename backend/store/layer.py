@@ -203,6 +203,8 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             key, group, hold = f"step:{step['id']}", step.get("threadId"), not step.get("end")
         elif method in (_BASE.update_thread, StoreDataLayer._delete_after):
             group = args[0]
+        elif method is _BASE.delete_step:  # here, in the order Chainlit replays writes
+            self.writes.forget(key=f"step:{args[0]}")
         self.writes.submit(label, run, _session_id(), key, group, hold=hold)
 
     @queue_until_user_message()
@@ -253,7 +255,6 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         await super().delete_thread(thread_id)
 
     async def delete_step(self, step_id: str) -> None:
-        self.writes.forget(key=f"step:{step_id}")
         await self._write("delete_step", _BASE.delete_step, step_id)
 
     async def update_thread(

@@ -20,9 +20,10 @@ A write submitted with ``hold`` is a state that is not final yet (a step that is
 streaming: its text is only known at its end). It does not enter the queue at once: the
 write that replaces it (same key) usually comes within seconds, and then only that one is
 written. A held write enters the queue when any write of its ``group`` (the conversation)
-that is not held is submitted, just before that one, so a conversation's writes still
-land in the order they were made (a step before its children, everything before a
-deletion); else after ``hold_s`` at the latest, or when the queue is drained. Sequence
+that is not held is submitted, just before that one (when that write replaces a held write
+of its own, only the writes held before that one), so a conversation's writes still land
+in the order they were made (a step before its children, everything before a deletion in
+the queue); else after ``hold_s`` at the latest, or when the queue is drained. Sequence
 numbers are given on entering the queue.
 """
 
@@ -116,8 +117,12 @@ class WriteQueue:
             if hold:  # a newer state that is not final either: same place, same deadline
                 self._held[key] = (write, held[1])
                 return
+            if group is not None:  # what was held before it goes first; later ones wait
+                self._release(lambda earlier: earlier.group == group, until=key)
             del self._held[key]
             held[1].cancel()
+            self._enqueue(write)
+            return
         if hold and key is not None:
             timer = asyncio.get_running_loop().call_later(self._hold_s, self._release_key, key)
             self._held[key] = (write, timer)
@@ -140,9 +145,12 @@ class WriteQueue:
         self._items.append(write)
         self._ensure_running().set()
 
-    def _release(self, which: Callable[[Write], bool]) -> None:
-        """Queue the held writes ``which`` picks, in the order they were held."""
+    def _release(self, which: Callable[[Write], bool], until: str | None = None) -> None:
+        """Queue the held writes ``which`` picks, in the order they were held (those held
+        before ``until``'s, if given)."""
         for key, (write, timer) in list(self._held.items()):
+            if key == until:
+                return
             if which(write):
                 del self._held[key]
                 timer.cancel()
@@ -245,6 +253,7 @@ class WriteQueue:
     async def close(self) -> None:
         for _, timer in self._held.values():
             timer.cancel()
+        self._held.clear()
         if self._task is not None:
             self._task.cancel()
             try:

@@ -116,3 +116,16 @@ async def test_drain_writes_held_states_and_forget_drops_deleted_ones():
     assert await queue.drain(5)
     assert applied == ["kept"] and queue.held == 0
     await queue.close()
+
+
+async def test_a_parent_closing_before_its_child_does_not_release_the_child():
+    applied: list[str] = []
+    write, queue = recorder(applied), WriteQueue(settle_s=0.01)
+    queue.submit("create", write("run open"), key="step:run", group="t1", hold=True)
+    queue.submit("create", write("child open"), key="step:c", group="t1", hold=True)
+    queue.submit("update", write("run final"), key="step:run", group="t1")
+    assert queue.held == 1  # the child, held after the run, still waits for its final state
+    queue.submit("update", write("child final"), key="step:c", group="t1")
+    assert await queue.drain(5)
+    assert applied == ["run final", "child final"]
+    await queue.close()
