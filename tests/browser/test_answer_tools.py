@@ -8,6 +8,8 @@ and the rest of the chat stay real.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -71,7 +73,11 @@ def test_answer_again_in_the_other_mode_replaces_the_answer(chat):
     assert bodies[1]["chat_template_kwargs"] == {"enable_thinking": False}
     assert bodies[1]["messages"] == bodies[0]["messages"]  # the same question again
     # Next turn: one answer to the first question, the new one.
+    asked = len(_chat_bodies(proxy))
     page.send("What is 12 + 7? /no_think")
+    deadline = time.monotonic() + 60  # wait_idle alone can pass before the turn begins
+    while len(_chat_bodies(proxy)) == asked and time.monotonic() < deadline:
+        time.sleep(0.1)
     page.wait_idle()
     sent = _chat_bodies(proxy)[-1]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
