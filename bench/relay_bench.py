@@ -139,6 +139,11 @@ class BenchRunner(cli.Runner):
             await client.close()
 
 
+def cpu_readings(app_pid: int, server_pid: int) -> tuple[float, float, float, float]:
+    """CPU seconds so far: the chat, its event loop, the model server's tree, this process."""
+    return cpu_s(app_pid), loop_cpu_s(app_pid), tree_cpu_s(server_pid), time.process_time()
+
+
 async def run_levels(
     args: argparse.Namespace,
     app_pid: int,
@@ -155,17 +160,10 @@ async def run_levels(
             level = cli.LevelSpec(concurrency, None)
             pair = []
             for j, target in enumerate(("direct", "app")):
-                before = (
-                    cpu_s(app_pid), loop_cpu_s(app_pid), tree_cpu_s(server_pid),
-                    time.process_time(),
-                )  # fmt: skip
-                wall = time.perf_counter()
+                before, wall = cpu_readings(app_pid, server_pid), time.perf_counter()
                 row = await runner.level(level, target, args.seed + 7919 * i + 104729 * j)
                 wall = time.perf_counter() - wall  # warmup included, as in the CPU times
-                after = (
-                    cpu_s(app_pid), loop_cpu_s(app_pid), tree_cpu_s(server_pid),
-                    time.process_time(),
-                )  # fmt: skip
+                after = cpu_readings(app_pid, server_pid)
                 app_s, loop_s, server_s, loadgen_s = (
                     b - a for a, b in zip(before, after, strict=True)
                 )

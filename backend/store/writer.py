@@ -118,7 +118,7 @@ class WriteQueue:
                 self._held[key] = (write, held[1])
                 return
             if group is not None:  # what was held before it goes first; later ones wait
-                self._release(lambda earlier: earlier.group == group, until=key)
+                self._release(lambda _, earlier: earlier.group == group, until=key)
             del self._held[key]
             held[1].cancel()
             self._enqueue(write)
@@ -128,7 +128,7 @@ class WriteQueue:
             self._held[key] = (write, timer)
             return
         if group is not None:
-            self._release(lambda held: held.group == group)
+            self._release(lambda _, held: held.group == group)
         self._enqueue(write)
 
     def _enqueue(self, write: Write) -> None:
@@ -145,16 +145,23 @@ class WriteQueue:
         self._items.append(write)
         self._ensure_running().set()
 
-    def _release(self, which: Callable[[Write], bool], until: str | None = None) -> None:
-        """Queue the held writes ``which`` picks, in the order they were held (those held
-        before ``until``'s, if given)."""
+    def _take(self, which: Callable[[str, Write], bool], until: str | None = None) -> list[Write]:
+        """Take out the held writes ``which`` picks (by key and write), in the order they
+        were held (only those held before ``until``'s, if given); their timers stop."""
+        taken = []
         for key, (write, timer) in list(self._held.items()):
             if key == until:
-                return
-            if which(write):
+                break
+            if which(key, write):
                 del self._held[key]
                 timer.cancel()
-                self._enqueue(write)
+                taken.append(write)
+        return taken
+
+    def _release(self, which: Callable[[str, Write], bool], until: str | None = None) -> None:
+        """Queue the held writes ``which`` picks (see `_take`)."""
+        for write in self._take(which, until):
+            self._enqueue(write)
 
     def _release_key(self, key: str) -> None:
         if (held := self._held.pop(key, None)) is not None:
@@ -162,10 +169,7 @@ class WriteQueue:
 
     def forget(self, key: str | None = None, group: str | None = None) -> None:
         """Drop held writes for ``key`` or ``group`` without writing them (it was deleted)."""
-        for held_key, (write, timer) in list(self._held.items()):
-            if held_key == key or (group is not None and write.group == group):
-                del self._held[held_key]
-                timer.cancel()
+        self._take(lambda k, w: k == key or (group is not None and w.group == group))
 
     def _ensure_running(self) -> asyncio.Event:
         """Start the writer task unless it runs; the event that wakes it."""
@@ -242,7 +246,7 @@ class WriteQueue:
     async def drain(self, timeout_s: float) -> bool:
         """Wait until everything submitted so far (held writes too) is applied; False on
         timeout."""
-        self._release(lambda held: True)
+        self._release(lambda _, __: True)
         target = self.submitted
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -251,9 +255,7 @@ class WriteQueue:
         return self.done >= target
 
     async def close(self) -> None:
-        for _, timer in self._held.values():
-            timer.cancel()
-        self._held.clear()
+        self._take(lambda _, __: True)  # stop the timers of anything still held
         if self._task is not None:
             self._task.cancel()
             try:

@@ -6,6 +6,7 @@ after a later write of its conversation."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from backend.store.writer import WriteQueue
 
@@ -18,6 +19,14 @@ def recorder(applied: list[str]):
         return run
 
     return write
+
+
+async def until(condition: Callable[[], bool], limit_s: float = 1.0) -> None:
+    """Wait for the writer (and its timers) to get there, up to ``limit_s``."""
+    for _ in range(int(limit_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
 
 
 async def test_only_the_latest_queued_write_per_key_runs():
@@ -83,10 +92,7 @@ async def test_a_write_of_the_conversation_takes_its_held_writes_along_in_order(
     queue.submit("create", write("other open"), key="step:x", group="t2", hold=True)
     queue.submit("create", write("thinking open"), key="step:th", group="t1", hold=True)
     queue.submit("delete", write("t1 deleted after"), group="t1")
-    for _ in range(100):
-        if queue.done == queue.submitted:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: queue.done == queue.submitted)
     assert applied == ["run open", "thinking open", "t1 deleted after"]
     assert queue.held == 1  # the other conversation's step still waits
     await queue.close()
@@ -97,10 +103,7 @@ async def test_a_held_state_is_written_after_the_hold_when_nothing_replaces_it()
     write, queue = recorder(applied), WriteQueue(settle_s=0.01, hold_s=0.05)
     queue.submit("create", write("open"), key="step:s", group="t1", hold=True)
     queue.submit("update", write("still open"), key="step:s", group="t1", hold=True)
-    for _ in range(100):
-        if applied:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: bool(applied))
     assert applied == ["still open"] and queue.superseded == 1 and queue.held == 0
     await queue.close()
 
