@@ -1,8 +1,8 @@
-"""Stop, in the browser, on the real vLLM seen through a slow link.
+"""Streaming and Stop, in the browser, on the real vLLM seen through a slow link.
 
 The demo model streams hundreds of tokens a second, faster than a person (or a browser on
 two busy cores) can react; a proxy that spaces the real server's events 20 ms apart keeps
-the answer streaming long enough to press Stop in the middle of it.
+the answer streaming long enough to watch it stream and to press Stop in the middle of it.
 """
 
 from __future__ import annotations
@@ -37,6 +37,21 @@ def slow_chat_url(vllm_server, tmp_path_factory):
 def slow_chat(browser, slow_chat_url, request):
     with open_chat(browser, slow_chat_url, request.node.name) as chat:
         yield chat
+
+
+def test_reasoning_streams_into_an_open_thinking_step(slow_chat):
+    chat = slow_chat
+    chat.watch_thinking()
+    chat.send("What is 23 + 45?")
+    chat.wait_idle()
+    # While the model reasoned, the step was titled "Thinking…", open, and filling.
+    seen = chat.thinking_seen()
+    assert seen["shown"] and seen["open"] and seen["text"] > 10, seen
+    # Then it collapsed and was titled with the time it took.
+    expect(chat.step_title()).to_contain_text("Thought for")
+    region = chat.reasoning_steps().last.locator('[role="region"]')
+    expect(region).to_have_attribute("data-state", "closed")
+    assert "68" in chat.last_answer_text()
 
 
 def test_stop_keeps_the_partial_answer(slow_chat):

@@ -70,7 +70,7 @@ class ChatPage:
 
     def watch_thinking(self) -> None:
         """Record, from the page itself, whether a live "Thinking…" step was ever shown,
-        open, with streamed text in it (the demo model thinks for well under a second)."""
+        open, with streamed text in it (watch a slow link: the demo model thinks fast)."""
         self.page.evaluate(
             """() => {
               window.__thinking = {shown: false, open: false, text: 0};
