@@ -37,7 +37,7 @@ from chainlit.user import PersistedUser, User
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from backend.store import sqlite_writer
+from backend.store import sql, sqlite_writer
 from backend.store.database import (
     READ_ONLY,
     SQLITE_BUSY_TIMEOUT_S,
@@ -46,7 +46,6 @@ from backend.store.database import (
     sqlite_path,
     sqlite_transactions,
 )
-from backend.store.sql import CREATE_THREAD, CREATE_USER, SAME_THREAD_ONLY, clean_value
 from backend.store.sqlite_writer import SqliteWriter
 from backend.store.writer import IN_WRITER, WriteQueue, describe
 
@@ -94,7 +93,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             self.sqlite_writer = SqliteWriter(path, SQLITE_BUSY_TIMEOUT_S)
 
     async def execute_sql(self, query: str, parameters: dict[str, Any]) -> Rows | int | None:
-        params = {key: clean_value(value) for key, value in parameters.items()}
+        params = {key: sql.clean_value(value) for key, value in parameters.items()}
         try:
             return await self._execute(query, params)
         except Exception as exc:
@@ -168,7 +167,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
             "createdAt": await self.get_current_timestamp(),
             "metadata": json.dumps(user.metadata),
         }
-        await self.execute_sql(CREATE_USER, params)
+        await self.execute_sql(sql.CREATE_USER, params)
         return await self.get_user(user.identifier)
 
     async def _get_user_identifer_by_id(self, user_id: str) -> str:
@@ -201,7 +200,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         if method is StoreDataLayer._upsert_step:
             step = args[0]
             key, group, hold = f"step:{step['id']}", step.get("threadId"), not step.get("end")
-        elif method in (_BASE.update_thread, StoreDataLayer._delete_after):
+        elif method in (StoreDataLayer._update_thread, StoreDataLayer._delete_after):
             group = args[0]
         elif method is _BASE.delete_step:  # here, in the order Chainlit replays writes
             self.writes.forget(key=f"step:{args[0]}")
@@ -230,24 +229,9 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         thread_id: str = step_dict["threadId"]  # Chainlit's steps always carry it
         if thread_id not in self._threads:
             created = {"id": thread_id, "createdAt": await self.get_current_timestamp()}
-            await self.execute_sql(CREATE_THREAD, {**created, "metadata": "{}"})
+            await self.execute_sql(sql.CREATE_THREAD, {**created, "metadata": "{}"})
             self._threads.add(thread_id)
-        step_dict["showInput"] = (
-            str(step_dict["showInput"]).lower() if "showInput" in step_dict else None
-        )
-        params = {
-            key: value
-            for key, value in step_dict.items()
-            if value is not None and not (isinstance(value, dict) and not value)
-        }
-        params["metadata"] = json.dumps(step_dict.get("metadata", {}))
-        params["generation"] = json.dumps(step_dict.get("generation", {}))
-        columns = ", ".join(f'"{key}"' for key in params)
-        values = ", ".join(f":{key}" for key in params)
-        updates = ", ".join(f'"{key}" = :{key}' for key in params if key != "id")
-        query = f"INSERT INTO steps ({columns}) VALUES ({values}) "
-        upsert = f"ON CONFLICT (id) DO UPDATE SET {updates} {SAME_THREAD_ONLY}"
-        await self.execute_sql(query + upsert, params)
+        await self.execute_sql(*sql.step_upsert(step_dict))
 
     async def delete_thread(self, thread_id: str) -> None:
         self._threads.discard(thread_id)
@@ -268,9 +252,21 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         """From a chat session: queued. From an HTTP request (rename): direct."""
         call: dict[str, Any] = dict(name=name, user_id=user_id, metadata=metadata, tags=tags)
         if IN_WRITER.get() or _session_id() is None:
-            await _BASE.update_thread(self, thread_id, **call)
+            await self._update_thread(thread_id, **call)
         else:
-            self._submit("update_thread", _BASE.update_thread, thread_id, **call)
+            self._submit("update_thread", StoreDataLayer._update_thread, thread_id, **call)
+
+    async def _update_thread(self, thread_id: str, **call: Any) -> None:
+        """Chainlit's update_thread in one statement: no read of the thread first (sql.py)."""
+        user_id = call["user_id"]
+        identifier = await self._get_user_identifer_by_id(user_id) if user_id else None
+        now = await self.get_current_timestamp()
+        sqlite = self.database.is_sqlite
+        upsert = sql.thread_upsert(sqlite, thread_id, now, user_identifier=identifier, **call)
+        if upsert is None:  # a metadata key that is no JSON path
+            await _BASE.update_thread(self, thread_id, **call)
+        elif await self.execute_sql(*upsert) is not None:
+            self._threads.add(thread_id)  # it exists now: its steps skip creating it
 
     async def delete_steps_after(self, thread_id: str, created_at: str, keep: list[str]) -> None:
         """Queue the removal of a thread's steps created after ``created_at`` (an edit)."""

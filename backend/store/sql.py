@@ -39,3 +39,94 @@ def clean_text(value: str) -> str:
     except UnicodeEncodeError:
         value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return value
+
+
+def thread_upsert(
+    sqlite: bool,
+    thread_id: str,
+    created_at: str,
+    *,
+    name: str | None = None,
+    user_id: str | None = None,
+    user_identifier: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+) -> tuple[str, dict[str, Any]] | None:
+    """Chainlit's ``update_thread`` as one statement (it reads the thread's metadata first).
+
+    The same result: the thread is created when missing; its metadata is merged at the top
+    level (a key given as None is removed); its name is ``name``, else the merged metadata's
+    "name", else unchanged; user and tags change only when given. Stored metadata that is
+    not a JSON object counts as empty (PostgreSQL refuses text that is not JSON at all).
+    None for a metadata key that is not plain (then use Chainlit's method).
+    """
+    changes = not (metadata is None and name is None and user_id is None and tags is None)
+    metadata = metadata or {}
+    if not all(_plain_key(key) for key in metadata):
+        return None
+    removed = [key for key, value in metadata.items() if value is None]
+    added = {key: value for key, value in metadata.items() if value is not None}
+    if name is None:
+        name = added.get("name")
+    given = {"name": name, "userId": user_id, "userIdentifier": user_identifier, "tags": tags}
+    params: dict[str, Any] = {"id": thread_id, "createdAt": created_at}
+    params.update((column, value) for column, value in given.items() if value is not None)
+    params["metadata"] = json.dumps(added)
+    columns = ", ".join(f'"{column}"' for column in params)
+    insert = f"INSERT INTO threads ({columns}) VALUES ({', '.join(f':{c}' for c in params)}) "
+    if not changes:  # create it if missing, as it is
+        return insert + 'ON CONFLICT ("id") DO NOTHING', params
+    old = 'threads."metadata"'
+    if sqlite:
+        merged = f"json_valid({old}) AND json_type({old}) = 'object'"
+        merged = f"CASE WHEN {merged} THEN {old} ELSE '{{}}' END"
+        stored_name = f"json_extract({merged}, '$.name')"
+        paths = {key: f"p{i}" for i, key in enumerate(metadata)}
+        params.update((paths[key], f'$."{key}"') for key in metadata)
+        if removed:
+            merged = f"json_remove({merged}, {', '.join(f':{paths[k]}' for k in removed)})"
+        if added:
+            params.update((f"v{paths[k]}", json.dumps(v)) for k, v in added.items())
+            pairs = ", ".join(f":{paths[k]}, json(:v{paths[k]})" for k in added)
+            merged = f"json_set({merged}, {pairs})"
+    else:
+        merged = f"COALESCE(CAST(NULLIF({old}, '') AS jsonb), '{{}}'::jsonb)"
+        merged = f"(CASE WHEN jsonb_typeof({merged}) = 'object' THEN {merged} ELSE '{{}}' END)"
+        stored_name = f"({merged} ->> 'name')"
+        for i, key in enumerate(removed):
+            params[f"r{i}"] = key
+            merged = f"({merged} - CAST(:r{i} AS text))"
+        params["added"] = params["metadata"]
+        merged = f"CAST({merged} || CAST(CAST(:added AS text) AS jsonb) AS text)"
+    updates = {column: f":{column}" for column in given if column in params}
+    updates["metadata"] = merged
+    if name is None and "name" not in removed:  # the stored metadata's name, if it has one
+        updates["name"] = f'COALESCE({stored_name}, threads."name")'
+    sets = ", ".join(f'"{column}" = {value}' for column, value in updates.items())
+    return insert + f'ON CONFLICT ("id") DO UPDATE SET {sets}', params
+
+
+def step_upsert(step: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Chainlit's create_step statement (its values as it prepares them), kept to the step's
+    own thread (`SAME_THREAD_ONLY`)."""
+    step["showInput"] = str(step["showInput"]).lower() if "showInput" in step else None
+    params = {
+        key: value
+        for key, value in step.items()
+        if value is not None and not (isinstance(value, dict) and not value)
+    }
+    params["metadata"] = json.dumps(step.get("metadata", {}))
+    params["generation"] = json.dumps(step.get("generation", {}))
+    columns = ", ".join(f'"{key}"' for key in params)
+    values = ", ".join(f":{key}" for key in params)
+    updates = ", ".join(f'"{key}" = :{key}' for key in params if key != "id")
+    query = f"INSERT INTO steps ({columns}) VALUES ({values}) "
+    return query + f"ON CONFLICT (id) DO UPDATE SET {updates} {SAME_THREAD_ONLY}", params
+
+
+def _plain_key(key: object) -> bool:
+    """A key SQLite's JSON paths find as written: printable ASCII without quote or backslash
+    (the stored JSON may spell other characters as escapes, which its paths do not match)."""
+    return (
+        isinstance(key, str) and key.isascii() and key.isprintable() and not set(key) & {'"', "\\"}
+    )

@@ -10,7 +10,8 @@ up the rest.
 
 Writes that have queued up together (or a single one) are applied in one transaction
 (`batch`, given by the data layer); if that fails they are applied one by one, with the
-retries above.
+retries above. A batch gathers what comes in for ``settle_s`` (also after a batch, when
+more writes wait): under load, one transaction per ``settle_s``, not one per answer.
 
 A write submitted with a ``key`` supersedes a still-queued write with the same key (a
 streamed answer's step is created, then updated: only the last state is written). The
@@ -191,6 +192,8 @@ class WriteQueue:
                 continue
             if not await self._apply_batch():
                 await self._apply(self._items[0])
+            elif self._items:  # more came while it ran: gather them as a woken writer does
+                await asyncio.sleep(self._settle_s)
 
     async def _apply_batch(self) -> bool:
         """Apply the queued writes in one transaction; False (nothing applied) on failure."""
