@@ -180,6 +180,7 @@ async def run_levels(
                 }
                 row["server_kind"], row["flush_ms"] = server, flush_ms
                 row["persistence"] = persistence
+                row["turns"] = args.app_turns
                 pair.append(row)
             pair[1]["comparison"] = report.compare(pair[0], pair[1])
             rows += pair
@@ -207,7 +208,8 @@ def level_args(base_url: str, server: str, ns: argparse.Namespace, app_url: str)
             "--concurrency", ns.concurrency, "--input-len", str(ns.input_len),
             "--output-len", out_len,
             "--think-ratio", "0.5", "--warmup", "2", "--timeout", "300",
-            "--metrics-interval", "5", "--app-keep-settings"]  # fmt: skip
+            "--metrics-interval", "5", "--app-keep-settings",
+            "--app-turns", str(ns.turns)]  # fmt: skip
     args = cli.parse_args(argv)
     args.requests_per_user = ns.requests_per_user
     return args
@@ -264,6 +266,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="--token-interval-ms 0.4 --tokens-per-chunk 4 --first-token-ms 20",
     )
     p.add_argument("--input-len", type=int, default=32, help="prompt tokens per request")
+    p.add_argument(
+        "--turns", type=int, default=1, help="answers per chat session (1: a new tab each)"
+    )
     p.add_argument("--persistence", default="on", help="on, off, or off,on to compare")
     p.add_argument("--json", dest="json_path", default="bench/results/relay.json")
     ns = p.parse_args(argv)

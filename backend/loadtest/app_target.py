@@ -2,7 +2,10 @@
 
 Each request opens its own Chainlit session (``ChatSocket``: the browser's handshake), as a
 fresh browser tab does, so no chat history grows between requests and the workload matches the
-direct target. Before the clock starts it submits the settings panel with the request's
+direct target. With ``turns`` above 1 a session is kept for that many requests in a row, a
+conversation of that many answers (what a session costs the chat, e.g. saving a new
+conversation, is then shared; the chat's prompts then carry the earlier answers, which the
+direct target's do not). Before the clock starts it submits the settings panel with the request's
 ``max_tokens`` and temperature 0 (``APP_SETTINGS``: what the direct target sends), and the
 message carries the Think command when the request thinks, so both targets ask the model for
 the same lengths in the same mode. Its sockets carry the login cookie it is given (the
@@ -137,6 +140,25 @@ class AnswerTracker:
         return "".join(self.texts.values())
 
 
+@dataclass
+class Conversation:
+    """One open chat session and the answer its events go to now."""
+
+    socket: ChatSocket | None = None
+    tracker: AnswerTracker = field(default_factory=AnswerTracker)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    settings: dict[str, Any] | None = None  # the panel values last submitted
+    answers: int = 0
+
+    async def on_event(self, event: str, data: Any = None) -> None:
+        self.tracker.feed(event, data, time.perf_counter())
+        if self.tracker.done:
+            self.answered.set()
+
+    def next_answer(self) -> None:
+        self.tracker, self.answered = AnswerTracker(), asyncio.Event()
+
+
 class AppTarget:
     def __init__(
         self,
@@ -147,52 +169,77 @@ class AppTarget:
         timeout_s: float = 600.0,
         set_lengths: bool = True,
         cookie: str | None = None,
+        turns: int = 1,
     ):
         self.app_url = app_url.rstrip("/")
         self.count_text, self.think_command, self.timeout_s = count_text, think_command, timeout_s
         self.set_lengths = set_lengths
         self._cookie = cookie  # None: the local user's login, fetched once
+        self.turns = max(1, turns)
+        self._idle: list[Conversation] = []  # open, with answers left
+        self.opened = 0  # sessions opened so far
 
-    async def _open(
-        self, spec: RequestSpec, tracker: AnswerTracker, answered: asyncio.Event
-    ) -> ChatSocket:
-        async def on_event(event: str, data: Any = None) -> None:
-            tracker.feed(event, data, time.perf_counter())
-            if tracker.done:
-                answered.set()
-
+    async def _open(self) -> Conversation:
+        if self._idle:
+            return self._idle.pop()
         if self._cookie is None:
             self._cookie = await login_cookie(self.app_url)
-        chat = ChatSocket(self.app_url, on_event, cookie=self._cookie)
+        conversation = Conversation()
+        conversation.socket = ChatSocket(self.app_url, conversation.on_event, cookie=self._cookie)
+        self.opened += 1
         try:
-            await chat.open(min(self.timeout_s, 30))
-            if self.set_lengths:
-                await chat.apply_settings(app_settings(spec), min(self.timeout_s, 30))
+            await conversation.socket.open(min(self.timeout_s, 30))
         except BaseException:
-            await chat.close()
+            await conversation.socket.close()
             raise
-        return chat
+        return conversation
+
+    async def _prepare(self, spec: RequestSpec) -> Conversation:
+        conversation = await self._open()
+        settings = app_settings(spec) if self.set_lengths else None
+        try:
+            if settings is not None and settings != conversation.settings:
+                assert conversation.socket is not None
+                await conversation.socket.apply_settings(settings, min(self.timeout_s, 30))
+                conversation.settings = settings
+        except BaseException:
+            await self._done(conversation, keep=False)
+            raise
+        return conversation
+
+    async def _done(self, conversation: Conversation, *, keep: bool) -> None:
+        conversation.answers += 1
+        if keep and conversation.answers < self.turns:
+            self._idle.append(conversation)
+        elif conversation.socket is not None:
+            await conversation.socket.close()
 
     async def send(self, spec: RequestSpec) -> RequestResult:
-        tracker, answered = AnswerTracker(), asyncio.Event()
-        chat: ChatSocket | None = None
+        conversation: Conversation | None = None
         start = time.perf_counter()
         try:
-            chat = await asyncio.wait_for(self._open(spec, tracker, answered), self.timeout_s)
-            tracker.events = 0  # count only the events of this answer
+            conversation = await asyncio.wait_for(self._prepare(spec), self.timeout_s)
+            conversation.next_answer()  # count only the events of this answer
+            tracker, socket = conversation.tracker, conversation.socket
+            assert socket is not None
             command = self.think_command if spec.thinking and self.think_command else None
             message = user_message(spec.prompt, self.app_url, command)
             tracker.message_id = message["id"]
             tracker.ours.add(message["id"])
             start = time.perf_counter()
-            await chat.send(message)
-            await asyncio.wait_for(answered.wait(), self.timeout_s)
+            await socket.send(message)
+            await asyncio.wait_for(conversation.answered.wait(), self.timeout_s)
         except Exception as exc:  # a RequestResult never raises
+            if conversation is not None:
+                await self._done(conversation, keep=False)
             return RequestResult(False, start, error=error_kind(exc), thinking=spec.thinking)
-        finally:
-            if chat is not None:
-                await chat.close()
+        await self._done(conversation, keep=not tracker.error)
         return await self._result(spec, start, tracker)
+
+    async def close(self) -> None:
+        """Close the sessions kept for more answers."""
+        while self._idle:
+            await self._done(self._idle.pop(), keep=False)
 
     async def _tokens(self, tracker: AnswerTracker) -> tuple[int, str]:
         for text in reversed(list(tracker.final.values())):

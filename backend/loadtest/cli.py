@@ -62,6 +62,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--output-len and temperature 0 first, as the direct target asks); not with --compare",
     )
     p.add_argument(
+        "--app-turns",
+        type=int,
+        default=1,
+        help="app: answers per chat session, a conversation that long (default 1: a new "
+        "tab per request; more: the prompts carry the earlier answers)",
+    )
+    p.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -155,6 +162,7 @@ class Runner:
             pool=pool,
             app_sets_lengths=not a.app_keep_settings,
             app_cookie=self.app_cookie,
+            app_turns=a.app_turns,
         )
 
     async def level(self, level: LevelSpec, target_name: str, seed: int) -> dict[str, Any]:

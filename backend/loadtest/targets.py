@@ -36,6 +36,7 @@ class TargetSpec:
     pool: int  # connections the direct target keeps open
     app_sets_lengths: bool = True  # the app target submits max tokens through the panel
     app_cookie: str | None = None  # the run's login (app_login); None: the local user's
+    app_turns: int = 1  # answers per chat session
 
 
 @asynccontextmanager
@@ -47,14 +48,19 @@ async def open_target(spec: TargetSpec) -> AsyncIterator[Target]:
 
         async with httpx.AsyncClient(timeout=30.0) as http:
             tokenizer = Tokenizer(spec.base_url, spec.model, spec.endpoint, http, spec.api_key)
-            yield AppTarget(
+            app = AppTarget(
                 spec.app_url,
                 count_text=tokenizer.count_text,
                 think_command=spec.think_command,
                 timeout_s=spec.timeout_s,
                 set_lengths=spec.app_sets_lengths,
                 cookie=spec.app_cookie,
+                turns=spec.app_turns,
             )
+            try:
+                yield app
+            finally:
+                await app.close()
         return
     client = make_client(api_url_of(spec.base_url), spec.api_key, spec.pool, spec.timeout_s)
     try:

@@ -74,6 +74,20 @@ async def test_app_target_times_what_the_browser_sees(app_url):
     assert s.socket_events_per_answer >= scripted.ANSWER_TOKENS + 3  # start, tokens, end
 
 
+async def test_turns_keep_a_session_for_that_many_answers(app_url):
+    target = AppTarget(app_url, timeout_s=30, turns=3)
+    try:
+        run = await run_closed_loop(target.send, specs(7, max_tokens=5), 1)
+    finally:
+        await target.close()
+    results = list(run.results)
+    assert all(r.success for r in results), [r.error for r in results]
+    # Each answer is counted on its own, in the session it shares with up to two others.
+    assert [(r.chunks, r.output_tokens) for r in results] == [(5, 5)] * 7
+    assert target.opened == 3  # answers 1-3, 4-6 and 7
+    assert target._idle == []
+
+
 async def test_think_command_streams_a_reasoning_step_that_counts(app_url):
     result = await AppTarget(app_url, timeout_s=30).send(specs(1, thinking=True)[0])
     assert result.success, result.error
