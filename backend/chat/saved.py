@@ -214,13 +214,8 @@ def watch_saving(saving: Saving) -> None:
 
 
 async def _watch(data_layer: StoreDataLayer, saving: Saving) -> None:
-    target, loop = data_layer.writes.submitted, asyncio.get_running_loop()
-    deadline = loop.time() + WATCH_LIMIT_S
-    while data_layer.writes.done < target and data_layer.writes.healthy:
-        if loop.time() > deadline:
-            return
-        await asyncio.sleep(0.2)
-    await notice_unsaved(saving)
+    if await data_layer.writes.saved(data_layer.writes.submitted, WATCH_LIMIT_S) is False:
+        await notice_unsaved(saving)
 
 
 async def announce_history_off() -> None:

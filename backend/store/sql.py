@@ -6,6 +6,7 @@ in text) are removed, lone surrogates become U+FFFD, dicts and lists become JSON
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -33,6 +34,8 @@ def clean_value(value: Any) -> Any:
 
 
 def clean_text(value: str) -> str:
+    if value.isascii():  # no surrogates to replace (the usual case, checked fast)
+        return value.replace("\x00", "") if "\x00" in value else value
     value = value.replace("\x00", "")
     try:
         value.encode("utf-8")
@@ -117,11 +120,17 @@ def step_upsert(step: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     }
     params["metadata"] = json.dumps(step.get("metadata", {}))
     params["generation"] = json.dumps(step.get("generation", {}))
-    columns = ", ".join(f'"{key}"' for key in params)
-    values = ", ".join(f":{key}" for key in params)
-    updates = ", ".join(f'"{key}" = :{key}' for key in params if key != "id")
+    return _step_statement(tuple(params)), params
+
+
+@functools.lru_cache(maxsize=256)
+def _step_statement(keys: tuple[str, ...]) -> str:
+    """The upsert for a step with these keys (steps come in a handful of shapes)."""
+    columns = ", ".join(f'"{key}"' for key in keys)
+    values = ", ".join(f":{key}" for key in keys)
+    updates = ", ".join(f'"{key}" = :{key}' for key in keys if key != "id")
     query = f"INSERT INTO steps ({columns}) VALUES ({values}) "
-    return query + f"ON CONFLICT (id) DO UPDATE SET {updates} {SAME_THREAD_ONLY}", params
+    return query + f"ON CONFLICT (id) DO UPDATE SET {updates} {SAME_THREAD_ONLY}"
 
 
 def _plain_key(key: object) -> bool:

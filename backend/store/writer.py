@@ -89,6 +89,7 @@ class WriteQueue:
         self.healthy = True
         self.problem: str | None = None
         self.waiting_sessions: set[str] = set()
+        self._watchers: list[tuple[int, asyncio.Future[bool]]] = []  # see `saved`
 
     @property
     def pending(self) -> int:
@@ -235,6 +236,33 @@ class WriteQueue:
         self.done = write.seq
         if write.key is not None and self._latest.get(write.key) is write:
             del self._latest[write.key]
+        if self._watchers and self._watchers[0][0] <= self.done:
+            self._tell(lambda seq: seq <= self.done, True)
+
+    def _tell(self, which: Callable[[int], bool], outcome: bool) -> None:
+        waiting = []
+        for seq, future in self._watchers:
+            if not which(seq):
+                waiting.append((seq, future))
+            elif not future.done():
+                future.set_result(outcome)
+        self._watchers = waiting
+
+    async def saved(self, seq: int, timeout_s: float) -> bool | None:
+        """Wait until the writes up to ``seq`` are applied (True) or one of them fails to
+        (False, the database is unavailable); None after ``timeout_s``. No polling."""
+        if self.done >= seq:
+            return True
+        if not self.healthy:
+            return False
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._watchers.append((seq, future))
+        self._watchers.sort(key=lambda watcher: watcher[0])
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            self._watchers = [w for w in self._watchers if w[1] is not future]
+            return None
 
     def _fail(self, write: Write, exc: Exception) -> None:
         if self.healthy:
@@ -242,6 +270,7 @@ class WriteQueue:
         self.healthy = False
         self.problem = describe(exc)
         self.waiting_sessions.update(w.session_id for w in self._items if w.session_id)
+        self._tell(lambda _: True, False)
 
     def _delay(self, attempts: int) -> float:
         return self._retry_delays_s[min(attempts, len(self._retry_delays_s)) - 1]

@@ -132,3 +132,36 @@ async def test_a_parent_closing_before_its_child_does_not_release_the_child():
     assert await queue.drain(5)
     assert applied == ["run final", "child final"]
     await queue.close()
+
+
+async def test_saved_says_when_the_writes_so_far_are_applied_or_cannot_be():
+    applied: list[str] = []
+    write, queue = recorder(applied), WriteQueue(retry_delays_s=(0.05,), settle_s=0.01)
+    queue.submit("question", write("q"))
+    assert await queue.saved(queue.submitted, 5) is True and applied == ["q"]
+    assert await queue.saved(queue.submitted, 5) is True  # already there: at once
+
+    async def outage() -> None:
+        raise OSError("disk I/O error")
+
+    queue.submit("answer", outage)
+    queue.submit("later", write("later"))
+    assert await queue.saved(queue.submitted, 5) is False  # told at the first failure
+    assert queue.problem == "disk I/O error"
+    assert await queue.saved(queue.submitted, 0.05) is False  # still unhealthy: at once
+    await queue.close()
+
+
+async def test_saved_gives_up_after_its_time_and_forgets_the_wait():
+    queue = WriteQueue(settle_s=0.01)
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        await release.wait()
+
+    queue.submit("slow", slow)
+    assert await queue.saved(queue.submitted, 0.05) is None
+    assert queue._watchers == []
+    release.set()
+    assert await queue.saved(queue.submitted, 5) is True
+    await queue.close()
