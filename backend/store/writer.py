@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import heapq
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -89,7 +90,8 @@ class WriteQueue:
         self.healthy = True
         self.problem: str | None = None
         self.waiting_sessions: set[str] = set()
-        self._watchers: list[tuple[int, asyncio.Future[bool]]] = []  # see `saved`
+        # Waiting in `saved`: (seq, a tie-breaker, future), the lowest seq first.
+        self._watchers: list[tuple[int, int, asyncio.Future[bool]]] = []
 
     @property
     def pending(self) -> int:
@@ -236,17 +238,8 @@ class WriteQueue:
         self.done = write.seq
         if write.key is not None and self._latest.get(write.key) is write:
             del self._latest[write.key]
-        if self._watchers and self._watchers[0][0] <= self.done:
-            self._tell(lambda seq: seq <= self.done, True)
-
-    def _tell(self, which: Callable[[int], bool], outcome: bool) -> None:
-        waiting = []
-        for seq, future in self._watchers:
-            if not which(seq):
-                waiting.append((seq, future))
-            elif not future.done():
-                future.set_result(outcome)
-        self._watchers = waiting
+        while self._watchers and self._watchers[0][0] <= self.done:
+            _tell(heapq.heappop(self._watchers)[2], True)
 
     async def saved(self, seq: int, timeout_s: float) -> bool | None:
         """Wait until the writes up to ``seq`` are applied (True) or one of them fails to
@@ -256,13 +249,11 @@ class WriteQueue:
         if not self.healthy:
             return False
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._watchers.append((seq, future))
-        self._watchers.sort(key=lambda watcher: watcher[0])
+        heapq.heappush(self._watchers, (seq, id(future), future))
         try:
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
-            self._watchers = [w for w in self._watchers if w[1] is not future]
-            return None
+            return None  # its entry goes when its writes land (or fail)
 
     def _fail(self, write: Write, exc: Exception) -> None:
         if self.healthy:
@@ -270,7 +261,9 @@ class WriteQueue:
         self.healthy = False
         self.problem = describe(exc)
         self.waiting_sessions.update(w.session_id for w in self._items if w.session_id)
-        self._tell(lambda _: True, False)
+        for _, _, future in self._watchers:
+            _tell(future, False)
+        self._watchers.clear()
 
     def _delay(self, attempts: int) -> float:
         return self._retry_delays_s[min(attempts, len(self._retry_delays_s)) - 1]
@@ -294,6 +287,11 @@ class WriteQueue:
                 await self._task
             except asyncio.CancelledError:
                 pass
+
+
+def _tell(future: asyncio.Future[bool], outcome: bool) -> None:
+    if not future.done():  # a watcher that gave up has a cancelled future
+        future.set_result(outcome)
 
 
 def _refused(exc: Exception) -> bool:
