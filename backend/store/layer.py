@@ -6,7 +6,8 @@
 - Writes still wait for the session's first message, as Chainlit's own do, and keep their
   order (Chainlit's queue would replay all creations before all updates).
 - A step that is still streaming is written with its final state, not before it as well
-  (the queue holds it, writer.py).
+  (the queue holds it, writer.py). A conversation deleted here stays deleted: its writes
+  still queued, or made later by a chat still open on it, are dropped.
 - Every value is made storable first (sql.py: no NUL characters, no lone surrogates,
   dicts and lists as JSON text).
 - A user is created with one idempotent statement (two first logins of the same person in
@@ -80,6 +81,8 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         self.writes = writes or WriteQueue()
         self.writes.batch = self._run_batch
         self._threads: set[str] = set()  # threads known to exist: a step skips the check
+        # Deleted here: writes still queued or made later for them must not bring them back.
+        self._deleted: set[str] = set()
         self._users: dict[str, tuple[float, PersistedUser]] = {}  # identifier -> (expiry, row)
         self._identifiers: dict[str, str] = {}  # user id -> identifier (neither ever changes)
         # One write transaction at a time in this process: a write waits here, not on
@@ -227,6 +230,8 @@ class StoreDataLayer(SQLAlchemyDataLayer):
     async def _upsert_step(self, step_dict: dict[str, Any]) -> None:
         """Chainlit's create_step, checking the thread once per thread, not per step."""
         thread_id: str = step_dict["threadId"]  # Chainlit's steps always carry it
+        if thread_id in self._deleted:
+            return
         if thread_id not in self._threads:
             created = {"id": thread_id, "createdAt": await self.get_current_timestamp()}
             await self.execute_sql(sql.CREATE_THREAD, {**created, "metadata": "{}"})
@@ -234,6 +239,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         await self.execute_sql(*sql.step_upsert(step_dict))
 
     async def delete_thread(self, thread_id: str) -> None:
+        self._deleted.add(thread_id)
         self._threads.discard(thread_id)
         self.writes.forget(group=thread_id)
         await super().delete_thread(thread_id)
@@ -258,6 +264,8 @@ class StoreDataLayer(SQLAlchemyDataLayer):
 
     async def _update_thread(self, thread_id: str, **call: Any) -> None:
         """Chainlit's update_thread in one statement: no read of the thread first (sql.py)."""
+        if thread_id in self._deleted:
+            return
         user_id = call["user_id"]
         identifier = await self._get_user_identifer_by_id(user_id) if user_id else None
         now = await self.get_current_timestamp()

@@ -220,3 +220,16 @@ async def test_a_repeated_login_with_the_same_metadata_writes_nothing(layer):
     changed = await layer.create_user(User(identifier="alice", metadata={"role": "user"}))
     assert statements.count("INSERT") == 2 and changed is not None
     assert changed.id == first.id and changed.metadata == {"role": "user"}
+
+
+async def test_a_deleted_conversation_stays_deleted_when_its_writes_were_still_queued(layer):
+    await new_thread(layer)
+    await layer.create_step(step(1))  # queued: the writer waits 0.1 s before writing
+    await layer.create_step(step(3, type="llm", end=None))  # held: still streaming
+    await layer.delete_thread("t1")  # from the sidebar, while the answer is being written
+    await layer.update_step(step(3, type="llm", output="thought"))  # the chat goes on
+    await layer.update_thread("t1", metadata={"settings": {"t": 1}})
+    assert await layer.writes.drain(30)
+    assert await layer.get_thread("t1") is None
+    rows = await layer.execute_sql('SELECT "id" FROM steps WHERE "threadId" = :t', {"t": "t1"})
+    assert rows == []
