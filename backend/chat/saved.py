@@ -229,7 +229,7 @@ async def export(skip_commands: set[str]) -> None:
     if data_layer is None:
         await _note(f"Export needs saved history, which is off: {history_off() or 'no database'}.")
         return
-    await data_layer.writes.drain(EXPORT_DRAIN_S)
+    await data_layer.writes.drain(EXPORT_DRAIN_S, group=thread_id)
     thread = await data_layer.get_thread(thread_id) if thread_id else None
     if not thread:
         await _note("There is nothing to export yet: ask something first.")

@@ -268,10 +268,10 @@ class WriteQueue:
     def _delay(self, attempts: int) -> float:
         return self._retry_delays_s[min(attempts, len(self._retry_delays_s)) - 1]
 
-    async def drain(self, timeout_s: float) -> bool:
-        """Wait until everything submitted so far (held writes too) is applied; False on
-        timeout."""
-        self._release(lambda _, __: True)
+    async def drain(self, timeout_s: float, group: str | None = None) -> bool:
+        """Wait until everything submitted so far is applied, held writes too (only those of
+        ``group``, if given: the rest keep waiting for their final state); False on timeout."""
+        self._release(lambda _, held: group is None or held.group == group)
         target = self.submitted
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s

@@ -165,3 +165,16 @@ async def test_saved_gives_up_after_its_time_and_forgets_the_wait():
     assert await queue.saved(queue.submitted, 5) is True
     assert queue._watchers == []  # the one that gave up went when its writes landed
     await queue.close()
+
+
+async def test_draining_one_conversation_leaves_the_others_held():
+    applied: list[str] = []
+    write, queue = recorder(applied), WriteQueue(settle_s=0.01)
+    queue.submit("create", write("t1 run open"), key="step:r1", group="t1", hold=True)
+    queue.submit("create", write("t2 run open"), key="step:r2", group="t2", hold=True)
+    assert await queue.drain(5, group="t1")  # an export of t1
+    assert applied == ["t1 run open"] and queue.held == 1
+    queue.submit("update", write("t2 run final"), key="step:r2", group="t2")
+    assert await queue.drain(5)
+    assert applied == ["t1 run open", "t2 run final"]  # t2's opening state never written
+    await queue.close()
