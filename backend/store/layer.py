@@ -81,8 +81,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         self.writes = writes or WriteQueue()
         self.writes.batch = self._run_batch
         self._threads: set[str] = set()  # threads known to exist: a step skips the check
-        # Deleted here: writes still queued or made later for them must not bring them back.
-        self._deleted: set[str] = set()
+        self._deleted: set[str] = set()  # deleted here: no later write may bring them back
         self._users: dict[str, tuple[float, PersistedUser]] = {}  # identifier -> (expiry, row)
         self._identifiers: dict[str, str] = {}  # user id -> identifier (neither ever changes)
         # One write transaction at a time in this process: a write waits here, not on
@@ -242,7 +241,10 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         self._deleted.add(thread_id)
         self._threads.discard(thread_id)
         self.writes.forget(group=thread_id)
-        await super().delete_thread(thread_id)
+        await super().delete_thread(thread_id)  # logs a failure and returns
+        query = 'SELECT "id" FROM threads WHERE "id" = :id'
+        if await self.execute_sql(query, {"id": thread_id}) != []:
+            self._deleted.discard(thread_id)  # still there: its writes go on
 
     async def delete_step(self, step_id: str) -> None:
         await self._write("delete_step", _BASE.delete_step, step_id)
@@ -266,15 +268,20 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         """Chainlit's update_thread in one statement: no read of the thread first (sql.py)."""
         if thread_id in self._deleted:
             return
+        call = {**call, "metadata": sql.storable(call["metadata"])}
         user_id = call["user_id"]
         identifier = await self._get_user_identifer_by_id(user_id) if user_id else None
         now = await self.get_current_timestamp()
         sqlite = self.database.is_sqlite
         upsert = sql.thread_upsert(sqlite, thread_id, now, user_identifier=identifier, **call)
-        if upsert is None:  # a metadata key that is no JSON path
-            await _BASE.update_thread(self, thread_id, **call)
-        elif await self.execute_sql(*upsert) is not None:
-            self._threads.add(thread_id)  # it exists now: its steps skip creating it
+        try:
+            if upsert is not None and await self.execute_sql(*upsert) is not None:
+                self._threads.add(thread_id)  # it exists now: its steps skip creating it
+                return
+        except Exception:  # stored metadata the database cannot read as JSON
+            if _CONNECTION.get() is not None:
+                raise  # PostgreSQL's batch is spoiled: the queue applies it one by one
+        await _BASE.update_thread(self, thread_id, **call)  # reads, merges in Python
 
     async def delete_steps_after(self, thread_id: str, created_at: str, keep: list[str]) -> None:
         """Queue the removal of a thread's steps created after ``created_at`` (an edit)."""
@@ -282,14 +289,8 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         self._submit("delete_steps_after", method, thread_id, created_at, keep)
 
     async def _delete_after(self, thread_id: str, created_at: str, keep: list[str]) -> None:
-        keep_sql = ", ".join(f":k{i}" for i in range(len(keep))) or "''"
-        params = {"t": thread_id, "c": created_at, **{f"k{i}": k for i, k in enumerate(keep)}}
-        later = f'"threadId" = :t AND "createdAt" > :c AND "id" NOT IN ({keep_sql})'
-        await self.execute_sql(
-            f'DELETE FROM feedbacks WHERE "forId" IN (SELECT "id" FROM steps WHERE {later})',
-            params,
-        )
-        await self.execute_sql(f"DELETE FROM steps WHERE {later}", params)
+        for statement in sql.steps_after(thread_id, created_at, keep):
+            await self.execute_sql(*statement)
 
     async def close(self) -> None:
         await self.writes.drain(timeout_s=5.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from typing import Any
 
 # Step ids come from the browser: an id that is already stored in another thread (someone
@@ -23,6 +24,20 @@ CREATE_USER = (
     "VALUES (:id, :identifier, :createdAt, :metadata) "
     'ON CONFLICT ("identifier") DO UPDATE SET "metadata" = excluded."metadata"'
 )
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every string cleaned (`clean_text`, keys too) and NaN or infinities
+    as None, so its JSON text is read by SQLite and PostgreSQL alike."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {clean_text(k) if isinstance(k, str) else k: storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(item) for item in value]
+    return value
 
 
 def clean_value(value: Any) -> Any:
@@ -60,8 +75,10 @@ def thread_upsert(
     The same result: the thread is created when missing; its metadata is merged at the top
     level (a key given as None is removed); its name is ``name``, else the merged metadata's
     "name", else unchanged; user and tags change only when given. Stored metadata that is
-    not a JSON object counts as empty (PostgreSQL refuses text that is not JSON at all).
-    None for a metadata key that is not plain (then use Chainlit's method).
+    JSON but not an object counts as empty; stored text the database cannot read as JSON
+    (NaN, or on PostgreSQL "\\u0000") makes the statement fail, and the caller then uses
+    Chainlit's method. None for a metadata key that is not plain (use Chainlit's method).
+    Pass ``metadata`` through `storable` first: what it writes must be JSON both engines read.
     """
     changes = not (metadata is None and name is None and user_id is None and tags is None)
     metadata = metadata or {}
@@ -81,8 +98,9 @@ def thread_upsert(
         return insert + 'ON CONFLICT ("id") DO NOTHING', params
     old = 'threads."metadata"'
     if sqlite:
-        merged = f"json_valid({old}) AND json_type({old}) = 'object'"
-        merged = f"CASE WHEN {merged} THEN {old} ELSE '{{}}' END"
+        # json_type fails on malformed text: the caller falls back (see the docstring)
+        merged = f"CASE WHEN coalesce({old}, '') = '' THEN '{{}}' "
+        merged += f"WHEN json_type({old}) = 'object' THEN {old} ELSE '{{}}' END"
         stored_name = f"json_extract({merged}, '$.name')"
         paths = {key: f"p{i}" for i, key in enumerate(metadata)}
         params.update((paths[key], f'$."{key}"') for key in metadata)
@@ -139,3 +157,13 @@ def _plain_key(key: object) -> bool:
     return (
         isinstance(key, str) and key.isascii() and key.isprintable() and not set(key) & {'"', "\\"}
     )
+
+
+def steps_after(thread_id: str, created_at: str, keep: list[str]) -> list[tuple[str, dict]]:
+    """The statements that remove a thread's steps created after ``created_at`` (an edited
+    message), but those in ``keep``, and their feedback."""
+    keep_sql = ", ".join(f":k{i}" for i in range(len(keep))) or "''"
+    params = {"t": thread_id, "c": created_at, **{f"k{i}": k for i, k in enumerate(keep)}}
+    later = f'"threadId" = :t AND "createdAt" > :c AND "id" NOT IN ({keep_sql})'
+    feedback = f'DELETE FROM feedbacks WHERE "forId" IN (SELECT "id" FROM steps WHERE {later})'
+    return [(feedback, params), (f"DELETE FROM steps WHERE {later}", params)]

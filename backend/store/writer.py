@@ -195,7 +195,7 @@ class WriteQueue:
                 continue
             if not await self._apply_batch():
                 await self._apply(self._items[0])
-            elif self._items:  # more came while it ran: gather them as a woken writer does
+            elif 0 < len(self._items) < MAX_BATCH:  # gather more, as a woken writer does
                 await asyncio.sleep(self._settle_s)
 
     async def _apply_batch(self) -> bool:
@@ -298,6 +298,8 @@ def _refused(exc: Exception) -> bool:
     """Not an outage: the database said no to this content, or the write itself failed."""
     if isinstance(exc, (IntegrityError, DataError, ProgrammingError)):
         return True
+    if str(getattr(getattr(exc, "orig", None), "sqlstate", "")).startswith("22"):
+        return True  # PostgreSQL's data exceptions, as asyncpg's adapter passes them on
     return not isinstance(exc, (DBAPIError, OSError, TimeoutError))
 
 

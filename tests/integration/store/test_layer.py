@@ -9,6 +9,7 @@ import sqlite3
 import time
 
 import pytest
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.types import Pagination, ThreadFilter
 from chainlit.user import User
 from sqlalchemy import event
@@ -233,3 +234,16 @@ async def test_a_deleted_conversation_stays_deleted_when_its_writes_were_still_q
     assert await layer.get_thread("t1") is None
     rows = await layer.execute_sql('SELECT "id" FROM steps WHERE "threadId" = :t', {"t": "t1"})
     assert rows == []
+
+
+async def test_a_deletion_that_failed_leaves_the_conversation_saving(layer, monkeypatch):
+    await new_thread(layer)
+
+    async def failed(self, thread_id: str) -> None:  # Chainlit logs a failed delete, returns
+        return None
+
+    monkeypatch.setattr(SQLAlchemyDataLayer, "delete_thread", failed)
+    await layer.delete_thread("t1")
+    await layer.create_step(step(1))
+    assert await layer.writes.drain(30)
+    assert await outputs(layer) == {"s0001": "message 1"}

@@ -91,3 +91,34 @@ async def test_stored_metadata_that_is_no_json_object_counts_as_empty(layer):
         "metadata": {"env": "demo"},
         "createdAt": True,
     }
+
+
+async def queued_update(layer: StoreDataLayer, thread_id: str, metadata: dict) -> None:
+    """A thread update as a chat session makes it: through the write queue."""
+    call = {"name": None, "user_id": None, "metadata": metadata, "tags": None}
+    layer._submit("update_thread", StoreDataLayer._update_thread, thread_id, **call)
+    assert await layer.writes.drain(30)
+    assert layer.writes.healthy and layer.writes.dropped == 0
+
+
+async def test_values_no_database_reads_as_json_are_stored_cleaned(layer):
+    # NaN (a settings value a client can send), a NUL and a lone surrogate (a system prompt).
+    odd = {"t": float("nan"), "top": float("inf"), "prompt": "sys\x00tem \ud800"}
+    await queued_update(layer, "t1", {"settings": odd, "keep": 1})
+    await queued_update(layer, "t1", {"more": 2})  # merged with what is stored
+    stored = await row(layer, "t1")
+    assert stored["metadata"] == {
+        "settings": {"t": None, "top": None, "prompt": "system \ufffd\ufffd\ufffd"},
+        "keep": 1,
+        "more": 2,
+    }
+
+
+async def test_stored_metadata_the_database_cannot_read_is_merged_in_python(layer):
+    await layer.update_thread("t1", name="Chat")
+    bad = '{"keep": 1, "bad": NaN, "nul": "a\\u0000b"}'  # written by an older version
+    await layer.execute_sql('UPDATE threads SET "metadata" = :m', {"m": bad})
+    await queued_update(layer, "t1", {"more": 2})
+    stored = await row(layer, "t1")
+    assert stored["metadata"]["keep"] == 1 and stored["metadata"]["more"] == 2
+    assert stored["metadata"]["nul"] == "a\x00b" and stored["name"] == "Chat"

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from sqlalchemy.exc import DBAPIError
+
 from backend.store.writer import WriteQueue
 
 
@@ -177,4 +179,30 @@ async def test_draining_one_conversation_leaves_the_others_held():
     queue.submit("update", write("t2 run final"), key="step:r2", group="t2")
     assert await queue.drain(5)
     assert applied == ["t1 run open", "t2 run final"]  # t2's opening state never written
+    await queue.close()
+
+
+async def test_content_postgresql_refuses_is_dropped_not_retried_forever():
+    applied: list[str] = []
+    write = recorder(applied)
+    queue = WriteQueue(retry_delays_s=(0.01,), settle_s=0.01)
+
+    class AdapterError(Exception):  # asyncpg's errors, as SQLAlchemy's adapter passes them on
+        def __init__(self, sqlstate: str) -> None:
+            super().__init__(f"error {sqlstate}")
+            self.sqlstate = sqlstate
+
+    def failing(sqlstate: str):
+        async def run() -> None:
+            raise DBAPIError("UPDATE threads …", {}, AdapterError(sqlstate))
+
+        return run
+
+    queue.submit("update_thread", failing("22P05"))  # unsupported Unicode escape sequence
+    queue.submit("question", write("q"))
+    assert await queue.drain(5)
+    assert (queue.dropped, applied, queue.healthy) == (1, ["q"], True)
+    queue.submit("update_thread", failing("08006"))  # the connection failed: an outage
+    await until(lambda: not queue.healthy)
+    assert queue.dropped == 1 and not queue.healthy
     await queue.close()
