@@ -156,7 +156,9 @@ class Conversation:
             self.answered.set()
 
     def next_answer(self) -> None:
-        self.tracker, self.answered = AnswerTracker(), asyncio.Event()
+        # The task depth carries over: on_chat_start's task may still be open at the first.
+        self.tracker = AnswerTracker(depth=self.tracker.depth)
+        self.answered = asyncio.Event()
 
 
 class AppTarget:
@@ -177,11 +179,15 @@ class AppTarget:
         self._cookie = cookie  # None: the local user's login, fetched once
         self.turns = max(1, turns)
         self._idle: list[Conversation] = []  # open, with answers left
+        self._closed = False  # after close(), sessions are closed after their answer
         self.opened = 0  # sessions opened so far
 
     async def _open(self) -> Conversation:
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            conversation = self._idle.pop()
+            if conversation.socket is not None and conversation.socket.connected:
+                return conversation
+            await self._done(conversation, keep=False)  # the server dropped it
         if self._cookie is None:
             self._cookie = await login_cookie(self.app_url)
         conversation = Conversation()
@@ -209,7 +215,7 @@ class AppTarget:
 
     async def _done(self, conversation: Conversation, *, keep: bool) -> None:
         conversation.answers += 1
-        if keep and conversation.answers < self.turns:
+        if keep and conversation.answers < self.turns and not self._closed:
             self._idle.append(conversation)
         elif conversation.socket is not None:
             await conversation.socket.close()
@@ -229,15 +235,18 @@ class AppTarget:
             start = time.perf_counter()
             await socket.send(message)
             await asyncio.wait_for(conversation.answered.wait(), self.timeout_s)
-        except Exception as exc:  # a RequestResult never raises
+        except BaseException as exc:
             if conversation is not None:
                 await self._done(conversation, keep=False)
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the session is closed all the same
             return RequestResult(False, start, error=error_kind(exc), thinking=spec.thinking)
         await self._done(conversation, keep=not tracker.error)
         return await self._result(spec, start, tracker)
 
     async def close(self) -> None:
-        """Close the sessions kept for more answers."""
+        """Close the sessions kept for more answers (and any still answering, when done)."""
+        self._closed = True
         while self._idle:
             await self._done(self._idle.pop(), keep=False)
 

@@ -88,6 +88,19 @@ async def test_turns_keep_a_session_for_that_many_answers(app_url):
     assert target._idle == []
 
 
+async def test_a_kept_session_the_server_dropped_is_replaced(app_url):
+    target = AppTarget(app_url, timeout_s=30, turns=3)
+    try:
+        assert (await target.send(specs(1, max_tokens=5)[0])).success
+        kept = target._idle[0].socket
+        await kept.sio.disconnect()  # as a restarted chat server would
+        result = await target.send(specs(1, max_tokens=5)[0])
+    finally:
+        await target.close()
+    assert result.success, result.error
+    assert target.opened == 2
+
+
 async def test_think_command_streams_a_reasoning_step_that_counts(app_url):
     result = await AppTarget(app_url, timeout_s=30).send(specs(1, thinking=True)[0])
     assert result.success, result.error
