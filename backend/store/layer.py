@@ -47,8 +47,9 @@ from backend.store.database import (
     sqlite_path,
     sqlite_transactions,
 )
+from backend.store.errors import describe
 from backend.store.sqlite_writer import SqliteWriter
-from backend.store.writer import IN_WRITER, WriteQueue, describe
+from backend.store.writer import IN_WRITER, WriteQueue
 
 log = logging.getLogger("hybrid_chat.store")
 _BASE = SQLAlchemyDataLayer
@@ -242,8 +243,7 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         self._threads.discard(thread_id)
         self.writes.forget(group=thread_id)
         await super().delete_thread(thread_id)  # logs a failure and returns
-        query = 'SELECT "id" FROM threads WHERE "id" = :id'
-        if await self.execute_sql(query, {"id": thread_id}) != []:
+        if await self.execute_sql(sql.THREAD_EXISTS, {"id": thread_id}) != []:
             self._deleted.discard(thread_id)  # still there: its writes go on
 
     async def delete_step(self, step_id: str) -> None:

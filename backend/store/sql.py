@@ -19,6 +19,7 @@ CREATE_THREAD = (
     'INSERT INTO threads ("id", "createdAt", "metadata") VALUES (:id, :createdAt, :metadata) '
     'ON CONFLICT ("id") DO NOTHING'
 )
+THREAD_EXISTS = 'SELECT "id" FROM threads WHERE "id" = :id'
 CREATE_USER = (
     'INSERT INTO users ("id", "identifier", "createdAt", "metadata") '
     "VALUES (:id, :identifier, :createdAt, :metadata) "

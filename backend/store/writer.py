@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from backend.store.errors import describe, refused
 
 log = logging.getLogger("hybrid_chat.store")
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -220,7 +220,7 @@ class WriteQueue:
             raise
         except Exception as exc:
             write.attempts += 1
-            if _refused(exc) and write.attempts >= REFUSED_ATTEMPTS:
+            if refused(exc) and write.attempts >= REFUSED_ATTEMPTS:
                 log.error("dropped a %s write the database refuses: %s", write.label, exc)
                 self.dropped += 1
             else:
@@ -292,17 +292,3 @@ class WriteQueue:
 def _tell(future: asyncio.Future[bool], outcome: bool) -> None:
     if not future.done():  # a watcher that gave up has a cancelled future
         future.set_result(outcome)
-
-
-def _refused(exc: Exception) -> bool:
-    """Not an outage: the database said no to this content, or the write itself failed."""
-    if isinstance(exc, (IntegrityError, DataError, ProgrammingError)):
-        return True
-    if str(getattr(getattr(exc, "orig", None), "sqlstate", "")).startswith("22"):
-        return True  # PostgreSQL's data exceptions, as asyncpg's adapter passes them on
-    return not isinstance(exc, (DBAPIError, OSError, TimeoutError))
-
-
-def describe(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
