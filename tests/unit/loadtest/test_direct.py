@@ -124,9 +124,11 @@ async def test_open_loop_sends_on_the_poisson_schedule():
         arrivals = server.record.arrivals_s
     origin = min(r.start_s for r in run.results) - offsets[0]
     lateness = [a - origin - o for a, o in zip(sorted(arrivals), offsets, strict=True)]
-    # Typical lateness is a few ms; a busy CPU may delay a single send, never the schedule.
+    # Typical lateness is a few ms; a busy CPU may delay a single send (by a scheduling
+    # hiccup on a loaded machine, up to a few hundred ms), never the schedule: a sender that
+    # waited for answers would fall further behind with every request.
     assert statistics.median(abs(x) for x in lateness) < 0.015
-    assert max(abs(x) for x in lateness) < 0.1
+    assert max(abs(x) for x in lateness) < 0.5
     assert len(run.results) == 30
 
 
