@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.chat_page import open_chat
+from tests.support.chat_page import ANSWER_TIMEOUT_MS, open_chat
 from tests.support.compare_page import comparison, pick_budget, send_compare, side, wait_final
 from tests.support.engine import ARTIFACTS
 from tests.support.fault_proxy import Fault
@@ -138,8 +138,11 @@ def test_latex_renders_and_dollar_amounts_stay_text(chat):
     proxy, page = chat
     proxy.reset(Fault(answer_text=QWEN3_MATH))
     page.send("What is 2 + 2? /no_think")
-    page.wait_idle()
+    # Waiting for the end of the answer itself: the Stop button can be gone before the
+    # turn has begun, and the checks below give the page only a few seconds each.
     answer = page.answers().last
+    expect(answer).to_contain_text("Final answer", timeout=ANSWER_TIMEOUT_MS)
+    page.wait_idle()
     _assert_math(answer)
     # Code is highlighted, and a dollar in code stays as written.
     code = answer.locator("pre code.hljs")
