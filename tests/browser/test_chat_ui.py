@@ -68,7 +68,7 @@ def test_thinking_budget_cut_shows_in_the_step(chat):
 
 
 def test_starter_runs_with_thinking(chat):
-    chat.page.get_by_text("Add with carries (think)").click()
+    chat.click_starter("Add with carries (think)")
     chat.wait_idle()
     expect(chat.step_title()).to_contain_text("Thought for")
     assert "900" in chat.last_answer_text()

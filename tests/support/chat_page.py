@@ -10,11 +10,28 @@ from tests.support.engine import ARTIFACTS
 
 ANSWER_TIMEOUT_MS = 90_000
 
+_COUNT_JS = """() => ({
+  questions: document.querySelectorAll('[data-step-type="user_message"]').length,
+  answers: document.querySelectorAll('[data-step-type="assistant_message"]').length,
+})"""
+
+# The turn has begun (or is already over): the question is on screen, and the Stop button
+# or a new answer shows. A fast turn can come and go between two polls, so the Stop button
+# alone is not enough; the new answer stays.
+_BEGUN_JS = """before => {
+  const count = sel => document.querySelectorAll(`[data-step-type="${sel}"]`).length;
+  const asked = !before.asks || count('user_message') > before.questions;
+  const answering = document.querySelector('#stop-button') !== null
+    || count('assistant_message') > before.answers;
+  return asked && answering;
+}"""
+
 
 class ChatPage:
     def __init__(self, page: Page, url: str):
         self.page = page
         self.url = url
+        self._before: dict | None = None  # the page before a turn: see mark()
 
     def open(self) -> None:
         self.page.goto(self.url)
@@ -22,9 +39,25 @@ class ChatPage:
         expect(self.page.locator("#command-Think")).to_be_visible(timeout=30_000)
 
     # -- composer -------------------------------------------------------------
+    def mark(self, *, asks: bool = True) -> None:
+        """Note the page before an action that starts a turn, so that the next wait_idle
+        waits for that turn: until it begins, the page still looks idle. ``asks``: the
+        action puts a new question on screen (a message, a starter), not only an answer."""
+        self._before = {**self.page.evaluate(_COUNT_JS), "asks": asks}
+
     def send(self, text: str) -> None:
+        self.mark()
         self.page.locator("#chat-input").fill(text)
         self.page.locator("#chat-input").press("Enter")
+
+    def click_starter(self, label: str) -> None:
+        self.mark()
+        self.page.get_by_text(label).click()
+
+    def answer_again(self, mode: str) -> None:
+        """Press "Again (``mode``)" under the last answer."""
+        self.mark(asks=False)
+        self.page.get_by_role("button", name=f"Again ({mode})").click()
 
     def toggle_think(self) -> None:
         self.page.locator("#command-Think").click()
@@ -50,7 +83,11 @@ class ChatPage:
         )
 
     def wait_idle(self, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
-        """The answer is over when the send button is back (the stop button is gone)."""
+        """The answer is over when the send button is back (the stop button is gone). After
+        an action that starts a turn (mark()), that turn must have begun first."""
+        before, self._before = self._before, None
+        if before is not None:
+            self.page.wait_for_function(_BEGUN_JS, arg=before, polling=100, timeout=timeout_ms)
         expect(self.page.locator("#stop-button")).to_have_count(0, timeout=timeout_ms)
         expect(self.page.locator("#chat-submit")).to_be_visible(timeout=timeout_ms)
 
