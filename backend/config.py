@@ -77,6 +77,9 @@ class Config(BaseSettings):
     chat_username: str = _env("CHAT_USERNAME", "demo")
     run_dir: str = _env("RUN_DIR", str(ROOT / ".run"))
     stream_flush_ms: float = _env("STREAM_FLUSH_MS", 50.0, ge=0, le=1000)
+    # Tokens per chunk vLLM streams to the chat; 0: as many as a stream makes in half a
+    # flush interval (backend/server/pace.py).
+    stream_interval_tokens: int = _env("STREAM_INTERVAL_TOKENS", 0, ge=0, le=64)
     metrics_token: str = _env("METRICS_TOKEN", "")
     prometheus_port: int = _env("PROMETHEUS_PORT", 9090, ge=1, le=65535)
     data_dir: str = _env("DATA_DIR", str(ROOT / "data"))

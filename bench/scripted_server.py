@@ -7,7 +7,8 @@ request sent by the chat app (which sets no ``max_tokens``) stream exactly the s
 - thinking requests stream ``reasoning_tokens`` reasoning tokens, then ``answer_tokens``;
 - other requests stream ``reasoning_tokens + answer_tokens`` answer tokens;
 - ``tokens_per_chunk`` tokens go in each SSE chunk, one chunk every
-  ``tokens_per_chunk * token_interval_s`` (so 4 tokens every 1.6 ms is 2,500 tokens/s).
+  ``tokens_per_chunk * token_interval_s`` (so 4 tokens every 1.6 ms is 2,500 tokens/s); a
+  request's ``stream_interval`` asks for more, as vLLM's does (the first chunk is the same).
 
 Reasoning tokens read `` r0 r1 …``, answer tokens `` a0 a1 …`` (one word each, so ``/tokenize``
 counts them exactly). With ``--send-log`` it appends one JSON line per request with the wall
@@ -52,7 +53,7 @@ class FixedShapeServer(FakeOpenAIServer):
         kinds += ["content"] * a.answer_tokens
         log: dict[str, Any] = {"thinking": thinking, "reasoning_sent": {}}
         await send_event(response, chat_chunk({"role": "assistant", "content": ""}))
-        step = a.tokens_per_chunk
+        step = max(a.tokens_per_chunk, int(body.get("stream_interval") or 1))
         for start in range(0, len(kinds), step):
             await sleep_until(
                 arrived + self.script.first_token_s + start * self.script.token_interval_s

@@ -72,6 +72,7 @@ async def run_turn(
         _record(view, mode, "error", exc=exc)
         return view
     stats = AnswerStats.from_view(view, usage, finish)
+    client.pace.observe(usage.completion_tokens if usage else None, stats.tokens_per_s)
     view.saved.update(usage=asdict(stats), finish_reason=finish)
     await view.finish(note=_finish_note(view, finish, settings.max_tokens), stats=stats.line())
     history.add_assistant(view.answer)

@@ -19,6 +19,7 @@ import openai
 from openai import AsyncOpenAI
 
 from backend.config import Config
+from backend.server.pace import StreamPace
 from backend.server.reasoning import DeltaRouter, Segment
 
 
@@ -97,6 +98,7 @@ class ChatClient:
             http_client=self._http,  # type: ignore[arg-type]
         )
         self._model: ModelInfo | None = None
+        self.pace = StreamPace(config.stream_flush_ms / 1000, config.stream_interval_tokens)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -172,6 +174,8 @@ class ChatClient:
             **params["extra_body"],
             **(extra_body or {}),
         }
+        if (tokens := self.pace.tokens_per_chunk) > 1:  # fewer, fuller chunks (pace.py)
+            body["stream_interval"] = tokens
         try:
             # The SDK's own request, retry and SSE handling, but chunks stay plain dicts:
             # building a pydantic object per streamed token was the relay's main CPU cost.

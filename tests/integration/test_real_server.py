@@ -142,3 +142,22 @@ async def test_special_token_text_cannot_change_the_prompt(vllm_server):
     assert not special_ids & set(plain.json()["tokens"])
     events = await ask(vllm_server, clean_text(hostile), thinking=False)
     assert joined(events, "reasoning") == ""  # no fake think block appears
+
+
+async def test_a_fuller_chunk_carries_the_same_answer_in_fewer_events(vllm_server):
+    """vLLM honours the request's stream_interval: greedy, the same reasoning and answer
+    arrive in about a quarter of the chunks."""
+    one = await ask(vllm_server, "What is 23 + 45?", thinking=True)
+    fuller_config = vllm_server.config.model_copy(update={"stream_interval_tokens": 4})
+    client = ChatClient(fuller_config)
+    fuller = []
+    async with client.stream(
+        [{"role": "user", "content": "What is 23 + 45?"}], GREEDY, thinking=True
+    ) as stream:
+        async for event in stream:
+            fuller.append(event)
+    for kind in ("reasoning", "answer"):
+        assert joined(fuller, kind) == joined(one, kind)
+    chunks_one = [e for e in one if isinstance(e, Segment)]
+    chunks_fuller = [e for e in fuller if isinstance(e, Segment)]
+    assert len(chunks_fuller) * 3 < len(chunks_one)
