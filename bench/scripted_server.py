@@ -8,7 +8,7 @@ request sent by the chat app (which sets no ``max_tokens``) stream exactly the s
 - other requests stream ``reasoning_tokens + answer_tokens`` answer tokens;
 - ``tokens_per_chunk`` tokens go in each SSE chunk, one chunk every
   ``tokens_per_chunk * token_interval_s`` (so 4 tokens every 1.6 ms is 2,500 tokens/s); a
-  request's ``stream_interval`` asks for more, as vLLM's does (the first chunk is the same).
+  request's ``stream_interval`` asks for more, served as vLLM serves it (`_chunks`).
 
 Reasoning tokens read `` r0 r1 …``, answer tokens `` a0 a1 …`` (one word each, so ``/tokenize``
 counts them exactly). With ``--send-log`` it appends one JSON line per request with the wall
@@ -53,13 +53,12 @@ class FixedShapeServer(FakeOpenAIServer):
         kinds += ["content"] * a.answer_tokens
         log: dict[str, Any] = {"thinking": thinking, "reasoning_sent": {}}
         await send_event(response, chat_chunk({"role": "assistant", "content": ""}))
-        step = max(a.tokens_per_chunk, int(body.get("stream_interval") or 1))
-        for start in range(0, len(kinds), step):
+        for start, end, due in self._chunks(len(kinds), int(body.get("stream_interval") or 1)):
             await sleep_until(
-                arrived + self.script.first_token_s + start * self.script.token_interval_s
+                arrived + self.script.first_token_s + due * self.script.token_interval_s
             )
-            for kind in dict.fromkeys(kinds[start : start + step]):  # reasoning, then content
-                idx = [i for i in range(start, min(start + step, len(kinds))) if kinds[i] == kind]
+            for kind in dict.fromkeys(kinds[start:end]):  # reasoning, then content
+                idx = [i for i in range(start, end) if kinds[i] == kind]
                 prefix = "r" if kind == "reasoning" else "a"
                 base = 0 if kind == "reasoning" or not thinking else a.reasoning_tokens
                 text = "".join(f" {prefix}{i - base}" for i in idx)
@@ -72,6 +71,17 @@ class FixedShapeServer(FakeOpenAIServer):
             with open(a.send_log, "a") as f:
                 f.write(json.dumps(log) + "\n")
         return response
+
+    def _chunks(self, tokens: int, interval: int) -> list[tuple[int, int, int]]:
+        """(first token, end, the token whose time it goes at) of each chunk. A request's
+        ``stream_interval`` above ``tokens_per_chunk`` is served as vLLM does: the first token
+        alone, then ``interval`` tokens a chunk, each sent once its last token is made."""
+        if interval <= self.args.tokens_per_chunk:
+            step = self.args.tokens_per_chunk
+            return [(s, min(s + step, tokens), s) for s in range(0, tokens, step)]
+        starts = [0, *range(1, tokens, interval)]
+        ends = [*starts[1:], tokens]
+        return [(s, e, e - 1) for s, e in zip(starts, ends, strict=True)]
 
     def _note(self, log: dict[str, Any], kind: str, numbers: list[int], total: int) -> None:
         now = time.time()
