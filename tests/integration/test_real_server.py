@@ -20,8 +20,8 @@ from backend.server.reasoning import Segment
 GREEDY = SamplingSettings(temperature=0.0, top_p=1.0, top_k=-1)
 
 
-async def ask(server, text, *, thinking, settings=GREEDY, extra_body=None):
-    client = ChatClient(server.config)
+async def ask(server, text, *, thinking, settings=GREEDY, extra_body=None, config=None):
+    client = ChatClient(config or server.config)
     events = []
     async with client.stream(
         [{"role": "user", "content": text}], settings, thinking=thinking, extra_body=extra_body
@@ -149,13 +149,7 @@ async def test_a_fuller_chunk_carries_the_same_answer_in_fewer_events(vllm_serve
     arrive in about a quarter of the chunks."""
     one = await ask(vllm_server, "What is 23 + 45?", thinking=True)
     fuller_config = vllm_server.config.model_copy(update={"stream_interval_tokens": 4})
-    client = ChatClient(fuller_config)
-    fuller = []
-    async with client.stream(
-        [{"role": "user", "content": "What is 23 + 45?"}], GREEDY, thinking=True
-    ) as stream:
-        async for event in stream:
-            fuller.append(event)
+    fuller = await ask(vllm_server, "What is 23 + 45?", thinking=True, config=fuller_config)
     for kind in ("reasoning", "answer"):
         assert joined(fuller, kind) == joined(one, kind)
     chunks_one = [e for e in one if isinstance(e, Segment)]
