@@ -86,8 +86,10 @@ def vllm_server() -> Iterator[tuple[str, int]]:
 
 
 @contextlib.contextmanager
-def chat_app(base_url: str, flush_ms: float, persistence: str = "on") -> Iterator[tuple[str, int]]:
-    """The chat front end against ``base_url``: (its URL, its pid)."""
+def chat_app(
+    base_url: str, flush_ms: float, persistence: str = "on", extra: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """The chat front end against ``base_url`` (``extra``: more settings): (its URL, its pid)."""
     with tempfile.TemporaryDirectory() as run_dir:
         env = {
             "VLLM_BASE_URL": base_url,
@@ -97,6 +99,7 @@ def chat_app(base_url: str, flush_ms: float, persistence: str = "on") -> Iterato
             "DATABASE_URL": "",
             "SAVE_HISTORY": persistence,
             "STREAM_FLUSH_MS": f"{flush_ms:g}",
+            **(extra or {}),
         }
         with ChatApp(free_port(), env, Path(run_dir) / "chat.log") as app:
             assert app.process is not None
