@@ -14,7 +14,8 @@
   two workers cannot collide), and a user read is kept for `USER_TTL_S`: every socket
   connection and request asks for it.
 - A failed read is logged and answered as "nothing found", as Chainlit's own does; a
-  failed write inside the queue raises, so the queue can retry it.
+  failed write inside the queue raises, so the queue can retry it. A read of a conversation
+  first waits (briefly) for this worker's writes of it that are still queued.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
-import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -61,6 +60,7 @@ _CONNECTION: contextvars.ContextVar[AsyncConnection | None] = contextvars.Contex
 Method = Callable[..., Awaitable[object]]
 Rows = list[dict[str, Any]]
 USER_TTL_S = 10.0  # rows in users are never deleted; only their metadata changes
+READ_AFTER_WRITE_S = 2.0  # the longest a read of a conversation waits for its queued writes
 
 
 def _direct(method: Method) -> Method:
@@ -164,13 +164,8 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         if cached is not None and cached.metadata == user.metadata:
             return cached
         self._users.pop(user.identifier, None)
-        params = {
-            "id": str(uuid.uuid4()),
-            "identifier": str(user.identifier),
-            "createdAt": await self.get_current_timestamp(),
-            "metadata": json.dumps(user.metadata),
-        }
-        await self.execute_sql(sql.CREATE_USER, params)
+        now = await self.get_current_timestamp()
+        await self.execute_sql(*sql.user_upsert(str(user.identifier), user.metadata, now))
         return await self.get_user(user.identifier)
 
     async def _get_user_identifer_by_id(self, user_id: str) -> str:
@@ -180,11 +175,13 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         return identifier
 
     async def get_thread(self, thread_id: str) -> ThreadDict | None:
-        """Chainlit's thread, plus each message's ``command`` (its query leaves it out)."""
+        """Chainlit's thread, plus each message's ``command`` (its query leaves it out), after
+        this worker's queued writes of it (a chat reopened at once shows its last answer)."""
+        if not IN_WRITER.get():
+            await self.writes.landed(thread_id, READ_AFTER_WRITE_S)
         thread = await super().get_thread(thread_id)
         if thread:
-            query = 'SELECT "id", "command" FROM steps WHERE "threadId" = :t AND "command" <> \'\''
-            rows = await self.execute_sql(query, {"t": thread_id})
+            rows = await self.execute_sql(sql.STEP_COMMANDS, {"t": thread_id})
             commands = {row["id"]: row["command"] for row in rows} if isinstance(rows, list) else {}
             for step in thread["steps"]:
                 if step["id"] in commands:

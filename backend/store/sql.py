@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import uuid
 from typing import Any
 
 # Step ids come from the browser: an id that is already stored in another thread (someone
@@ -20,6 +21,8 @@ CREATE_THREAD = (
     'ON CONFLICT ("id") DO NOTHING'
 )
 THREAD_EXISTS = 'SELECT "id" FROM threads WHERE "id" = :id'
+# Each message's command (Chainlit's get_thread query leaves the column out).
+STEP_COMMANDS = 'SELECT "id", "command" FROM steps WHERE "threadId" = :t AND "command" <> \'\''
 CREATE_USER = (
     'INSERT INTO users ("id", "identifier", "createdAt", "metadata") '
     "VALUES (:id, :identifier, :createdAt, :metadata) "
@@ -126,6 +129,12 @@ def thread_upsert(
         updates["name"] = f'COALESCE({stored_name}, threads."name")'
     sets = ", ".join(f'"{column}" = {value}' for column, value in updates.items())
     return insert + f'ON CONFLICT ("id") DO UPDATE SET {sets}', params
+
+
+def user_upsert(identifier: str, metadata: dict[str, Any], now: str) -> tuple[str, dict[str, Any]]:
+    """The user created, or its metadata updated, in one statement (Chainlit reads first)."""
+    params = {"id": str(uuid.uuid4()), "identifier": identifier, "createdAt": now}
+    return CREATE_USER, {**params, "metadata": json.dumps(metadata)}
 
 
 def step_upsert(step: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -255,6 +255,12 @@ class WriteQueue:
         except TimeoutError:
             return None  # its entry goes when its writes land (or fail)
 
+    async def landed(self, group: str, timeout_s: float) -> bool | None:
+        """Wait until the queued writes of ``group`` are applied, as `saved` does (held writes
+        are not final states: they keep waiting). True at once when none is queued."""
+        last = max((w.seq for w in self._items if w.group == group), default=0)
+        return await self.saved(last, timeout_s) if last else True
+
     def _fail(self, write: Write, exc: Exception) -> None:
         if self.healthy:
             log.warning("conversation database write failed (%s); will retry", exc)

@@ -95,7 +95,9 @@ async def test_a_message_larger_than_the_context_is_refused_with_numbers(app, re
     assert recorder.record.bodies == []
 
 
-async def test_oldest_turns_are_trimmed_first_and_the_user_is_told(app, recorder, vllm_server):
+async def test_oldest_turns_are_trimmed_first_and_the_user_is_told_also_after_resume(
+    app, recorder, vllm_server
+):
     per_word = (
         len(tokenize(vllm_server, [{"role": "user", "content": "apple " * 100}], thinking=False))
         / 100
@@ -112,6 +114,21 @@ async def test_oldest_turns_are_trimmed_first_and_the_user_is_told(app, recorder
     ]
     last = recorder.record.bodies[-1]["messages"]
     assert [m["content"][:7] for m in last if m["role"] == "user"] == ["Part 2:", "Part 3:"]
+
+    # Reopened from the saved conversation at once, the same exchanges are trimmed alike.
+    async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
+        assert again.resumed is not None, again.resume_error
+        reply = await again.ask(f"Part 4: {chunk}")  # max_tokens 24 came back with it
+    assert reply.answers and reply.notes == [
+        "The conversation no longer fits the model's context, so the oldest 2 exchange(s) "
+        "were left out of what the model sees."
+    ]
+    last = recorder.record.bodies[-1]
+    assert [m["content"][:7] for m in last["messages"] if m["role"] == "user"] == [
+        "Part 3:",
+        "Part 4:",
+    ]
+    assert last["max_tokens"] == 24
 
 
 async def test_invalid_settings_are_clamped_with_a_visible_note(app, recorder):

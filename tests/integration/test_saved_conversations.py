@@ -294,3 +294,38 @@ async def test_a_message_stopped_before_its_answer_began_is_answered_stopped_and
                 steps, answers = await until(saved, 30)
     assert outputs(steps, "user_message") == ["first", "second", "third"]
     assert [a["stopped"] for a in answers] == [False, True, False]
+
+
+async def test_resume_after_a_restart_restores_settings_and_think(tmp_path):
+    """The conversation's panel values and its Think button come back with it, and its next
+    answer is asked with them."""
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-settings-1.log") as app:
+            async with ChatSession(app.url) as tab:
+                await tab.change_settings({"temperature": 0.2, "max_tokens": 300})
+                await tab.ask("first, without thinking", think=False)
+                cookie, thread_id = tab.cookie, tab.thread_id
+            assert server.record.bodies[-1]["temperature"] == 0.2
+
+            async def state_saved():
+                async with httpx.AsyncClient(base_url=app.url, headers={"Cookie": cookie}) as http:
+                    thread = (await http.get(f"/project/thread/{thread_id}", timeout=30)).json()
+                return as_dict(thread.get("metadata")).get(SAVED_KEY)
+
+            saved = await until(state_saved)
+            assert saved["think"] is False and saved["settings"]["temperature"] == 0.2
+        with chat(server, tmp_path, "saved-settings-2.log") as app:
+            async with ChatSession(app.url, cookie=cookie, thread_id=thread_id) as again:
+                commands = [d for e, d in again.received if e == "set_commands"][-1]
+                think = next(c for c in commands if c["id"] == "Think")
+                assert think["selected"] is False
+                panel = [d for e, d in again.received if e == "chat_settings"][-1]
+                values = {w["id"]: w.get("initial") for w in panel}
+                assert values["temperature"] == 0.2 and values["max_tokens"] == 300
+                await again.ask("second", think=False)
+            body = server.record.bodies[-1]
+            assert body["temperature"] == 0.2 and body["max_tokens"] == 300
+            assert [m["content"] for m in body["messages"] if m["role"] == "user"] == [
+                "first, without thinking",
+                "second",
+            ]

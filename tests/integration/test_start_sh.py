@@ -5,6 +5,7 @@ start when it uses a server that is already running."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -12,8 +13,10 @@ import time
 
 import httpx
 
+from backend.auth.client import login_cookie
 from backend.engine.process import free_port
 from backend.engine.status import EngineStatus
+from tests.support.chat_socket import ChatSession
 from tests.support.start_sh import StartSh
 
 
@@ -22,13 +25,31 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+async def _first_chat_is_saved(url: str) -> list[dict]:
+    """Ask one question as a new user would; the conversations then listed for them."""
+    cookie = await login_cookie(url)  # the local user: no login on a loopback HOST
+    async with ChatSession(url, cookie=cookie) as tab:
+        reply = await tab.ask("Hello!")
+        assert reply.answer, tab.tail()
+    body = {"pagination": {"first": 20, "cursor": None}, "filter": {}}
+    async with httpx.AsyncClient(base_url=url, headers={"Cookie": cookie}) as http:
+        for _ in range(50):  # saving is behind the answer by a fraction of a second
+            listed = (await http.post("/project/threads", json=body, timeout=30)).json()["data"]
+            if listed and listed[0]["id"] == tab.thread_id:
+                return listed
+            await asyncio.sleep(0.2)
+    return listed
+
+
 def test_start_sh_launches_vllm_and_the_chat_then_stops_both(tmp_path):
     vllm_port, chat_port = free_port(), free_port()
+    data_dir = tmp_path / "data"  # not there yet, as on a fresh checkout
     env = {
         "MODEL": "demo",
         "VLLM_BASE_URL": f"http://127.0.0.1:{vllm_port}/v1",
         "PORT": str(chat_port),
         "RUN_DIR": str(tmp_path),
+        "DATA_DIR": str(data_dir),
         "VLLM_CPU_KVCACHE_SPACE": "1",
     }
     start = StartSh(env, "start-sh-full.log")  # start.sh generates the key
@@ -50,6 +71,10 @@ def test_start_sh_launches_vllm_and_the_chat_then_stops_both(tmp_path):
         # The generated key is in force: without it the server refuses.
         models = httpx.get(f"http://127.0.0.1:{vllm_port}/v1/models", timeout=5)
         assert models.status_code == 401
+        # The first chat is saved with no set-up: the database is created at the first start.
+        listed = asyncio.run(_first_chat_is_saved(start.chat_url))
+        assert len(listed) == 1 and listed[0]["name"] == "Hello!"
+        assert (data_dir / "chat.db").stat().st_size > 0
     finally:
         start.interrupt()
     deadline = time.monotonic() + 30

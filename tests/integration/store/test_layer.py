@@ -73,6 +73,22 @@ async def test_a_streaming_step_is_stored_once_final_and_a_deleted_one_never(lay
     assert layer.writes.superseded >= 1 and layer.writes.held == 0
 
 
+async def test_a_conversation_read_right_after_a_write_shows_it(config):
+    database = prepare(config)
+    layer = StoreDataLayer(database, WriteQueue(settle_s=1.0))  # a writer slow to start
+    try:
+        await new_thread(layer)
+        await layer.create_step(step(1, end=step(1)["createdAt"]))
+        assert await layer.writes.drain(30)  # the writer is up, and idle
+        await layer.create_step(step(5, end=step(5)["createdAt"]))  # waits for the writer
+        await layer.create_step(step(3, type="llm", output="", end=None))  # streaming: held
+        expected = {"s0001": "message 1", "s0005": "message 5"}
+        assert await outputs(layer) == expected  # read at once: the read waits for it
+        assert layer.writes.held == 1
+    finally:
+        await layer.close()
+
+
 async def test_what_goes_in_comes_back_odd_text_and_long_text_included(layer):
     user_id = await new_thread(layer)
     long_text = "x" * 2_000_000
@@ -225,7 +241,7 @@ async def test_a_repeated_login_with_the_same_metadata_writes_nothing(layer):
 
 async def test_a_deleted_conversation_stays_deleted_when_its_writes_were_still_queued(layer):
     await new_thread(layer)
-    await layer.create_step(step(1))  # queued: the writer waits 0.1 s before writing
+    await layer.create_step(step(1, end=step(1)["createdAt"]))  # queued: the writer waits 0.1 s
     await layer.create_step(step(3, type="llm", end=None))  # held: still streaming
     await layer.delete_thread("t1")  # from the sidebar, while the answer is being written
     await layer.update_step(step(3, type="llm", output="thought"))  # the chat goes on

@@ -206,3 +206,21 @@ async def test_content_postgresql_refuses_is_dropped_not_retried_forever():
     await until(lambda: not queue.healthy)
     assert queue.dropped == 1 and not queue.healthy
     await queue.close()
+
+
+async def test_landed_waits_for_a_conversations_queued_writes_not_its_held_ones():
+    applied: list[str] = []
+    write, queue = recorder(applied), WriteQueue(retry_delays_s=(0.05,), settle_s=0.2)
+    queue.submit("question", write("t1 question"), group="t1")
+    queue.submit("thinking", write("t1 thinking open"), key="step:s1", group="t1", hold=True)
+    assert applied == []  # the writer is still settling
+    assert await queue.landed("t1", 5) is True
+    assert applied == ["t1 question"] and queue.held == 1  # a state not final yet waits on
+    assert await queue.landed("t2", 0) is True  # nothing of t2 queued: at once
+
+    async def outage() -> None:
+        raise OSError("disk I/O error")
+
+    queue.submit("answer", outage, group="t1")
+    assert await queue.landed("t1", 5) is False  # the database is failing: no waiting on it
+    await queue.close()
