@@ -15,7 +15,10 @@ import httpx
 import pytest
 
 from backend.store.transcript import SAVED_KEY, as_dict
-from tests.integration.test_saved_conversations import (
+from tests.support.chat_app import ChatApp
+from tests.support.chat_socket import ChatSession
+from tests.support.fake_openai_server import FakeOpenAIServer
+from tests.support.saved_chat import (
     FAST,
     chat,
     outputs,
@@ -23,9 +26,6 @@ from tests.integration.test_saved_conversations import (
     sent_messages,
     until,
 )
-from tests.support.chat_app import ChatApp
-from tests.support.chat_socket import ChatSession
-from tests.support.fake_openai_server import FakeOpenAIServer
 
 THINKING = " ".join(f"t{i}" for i in range(8, 16))
 NO_THINK = " ".join(f"t{i}" for i in range(16))

@@ -1,6 +1,7 @@
 """Saved conversations against the real chat (``chainlit run app.py``) and real SQLite:
 kept through a SIGKILL, resumed from the list with the model seeing answers and not
-reasoning, edited and re-run, exported; and a database that fails never stops the chat.
+reasoning, with the conversation's settings and Think state, edited and re-run, exported.
+A database that fails: test_saved_faults.py.
 
 The model server is the scripted fake (tests/support): it records every request body,
 so the tests see exactly what the model was sent.
@@ -8,61 +9,26 @@ so the tests see exactly what the model was sent.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-import sqlite3
 
 import httpx
 import pytest
 
 from backend.auth.client import login_cookie
-from backend.engine.process import free_port
 from backend.store.transcript import SAVED_KEY, as_dict
-from tests.support.chat_app import ChatApp
 from tests.support.chat_socket import ChatSession
-from tests.support.engine import ARTIFACTS
 from tests.support.fake_openai_server import FakeOpenAIServer, Script
-
-FAST = Script(first_token_s=0.05, token_interval_s=0.01)
-
-
-def chat(server: FakeOpenAIServer, data_dir, log_name: str, **extra) -> ChatApp:
-    env = {"VLLM_BASE_URL": server.base_url, "DATA_DIR": str(data_dir), "RUN_DIR": str(data_dir)}
-    env.update(CHAT_PASSWORD="", USERS_FILE="", CHAINLIT_AUTH_SECRET="", DATABASE_URL="")
-    return ChatApp(free_port(), {**env, **extra}, ARTIFACTS / log_name)
-
-
-async def threads(app: ChatApp, cookie: str) -> list[dict]:
-    body = {"pagination": {"first": 20, "cursor": None}, "filter": {}}
-    async with httpx.AsyncClient(base_url=app.url, headers={"Cookie": cookie}) as http:
-        reply = await http.post("/project/threads", json=body, timeout=30)
-    reply.raise_for_status()
-    return reply.json()["data"]
-
-
-async def saved_steps(app: ChatApp, cookie: str, thread_id: str) -> list[dict]:
-    async with httpx.AsyncClient(base_url=app.url, headers={"Cookie": cookie}) as http:
-        reply = await http.get(f"/project/thread/{thread_id}", timeout=30)
-    reply.raise_for_status()
-    return reply.json()["steps"]
-
-
-async def until(predicate, timeout_s: float = 30.0):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not (result := await predicate()):
-        assert asyncio.get_running_loop().time() < deadline, "not reached in time"
-        await asyncio.sleep(0.2)
-    return result
-
-
-def outputs(steps: list[dict], kind: str) -> list[str]:
-    return [s["output"] for s in steps if s["type"] == kind and s["name"] != "Chat"]
-
-
-def sent_messages(server: FakeOpenAIServer) -> list[tuple[str, str]]:
-    return [(m["role"], m["content"].strip()) for m in server.record.bodies[-1]["messages"]]
+from tests.support.saved_chat import (
+    FAST,
+    chat,
+    outputs,
+    saved_steps,
+    sent_messages,
+    threads,
+    until,
+)
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
@@ -172,57 +138,6 @@ async def test_export_has_the_conversation_and_its_feedback(tmp_path):
     exchange = doc["exchanges"][0]
     assert exchange["answer"]["feedback"]["value"] == 1 and exchange["reasoning"][0]["text"]
     assert exchange["question"]["mode"] == "Think" and doc["settings"]["temperature"] == 0.6
-
-
-async def test_unreachable_database_url_history_off_chat_on(tmp_path):
-    url = f"postgresql://chat@127.0.0.1:{free_port()}/chats"
-    async with FakeOpenAIServer(FAST) as server:
-        with chat(server, tmp_path, "saved-off.log", DATABASE_URL=url) as app:
-            async with ChatSession(app.url) as tab:
-                reply = await tab.ask("still there?")
-                notes = [i.content for i in tab.shown.values() if i.author == "Chat"]
-    assert "t8" in reply.answer
-    assert any(n.startswith("History is off:") and "127.0.0.1" in n for n in notes)
-
-
-async def test_corrupt_sqlite_file_history_off_file_untouched(tmp_path):
-    path = tmp_path / "chat.db"
-    path.write_bytes(b"not a database" * 1000)
-    async with FakeOpenAIServer(FAST) as server:
-        with chat(server, tmp_path, "saved-corrupt.log") as app:
-            async with ChatSession(app.url) as tab:
-                reply = await tab.ask("hello")
-                notes = [i.content for i in tab.shown.values() if i.author == "Chat"]
-    assert "t8" in reply.answer
-    assert any("not a SQLite database" in n for n in notes)
-    assert path.read_bytes() == b"not a database" * 1000
-
-
-async def test_locked_database_one_notice_answers_stream_saving_resumes(tmp_path):
-    async with FakeOpenAIServer(FAST) as server:
-        with chat(server, tmp_path, "saved-locked.log") as app:
-            async with ChatSession(app.url) as tab:
-                await tab.ask("before the lock")
-                blocker = sqlite3.connect(tmp_path / "chat.db", isolation_level=None)
-                blocker.execute("BEGIN EXCLUSIVE")
-                try:
-                    first = await tab.ask("during the lock, one")
-                    notice = "History is not being saved right now"
-                    await tab.wait_for(lambda: notice in "\n".join(tab.since(0).notes), 60)
-                    second = await tab.ask("during the lock, two")
-                finally:
-                    blocker.execute("ROLLBACK")
-                    blocker.close()
-                assert "t8" in first.answer and "t8" in second.answer
-                assert sum(notice in n for n in tab.since(0).notes) == 1
-
-                async def all_saved():
-                    steps = await saved_steps(app, tab.cookie, tab.thread_id)
-                    return len(outputs(steps, "assistant_message")) == 3 and steps
-
-                steps = await until(all_saved, 60)
-                users = outputs(steps, "user_message")
-                assert users == ["before the lock", "during the lock, one", "during the lock, two"]
 
 
 async def test_stopped_answer_odd_input_and_unknown_conversation(tmp_path):
