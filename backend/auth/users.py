@@ -1,4 +1,5 @@
-"""The users file: account names and their argon2 hashes, as JSON.
+"""The users file: account names and their password hashes, as JSON (argon2; bcrypt hashes
+brought from elsewhere verify too, passwords.py).
 
 Format: ``{"version": 1, "users": {"alice": {"hash": "$argon2id$...", "created": "..."}}}``.
 A missing file means no accounts. Writes go to a temporary file (mode 600) that replaces
@@ -32,7 +33,7 @@ class UsersFileError(ValueError):
 
 
 def load_hashes(path: Path) -> dict[str, str]:
-    """Account name -> argon2 hash; empty when the file does not exist."""
+    """Account name -> password hash; empty when the file does not exist."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -6,10 +6,12 @@ asks the model anything.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
+import bcrypt
 import httpx
 import pytest
 import socketio
@@ -82,6 +84,13 @@ async def test_password_login_from_the_users_file(tmp_path):
         # Accounts added while the chat runs can log in at once.
         add_user(tmp_path / "users.json", "bob", "bob-password")
         assert login(app, "bob", "bob-password").status_code == 200
+        # One brought from elsewhere keeps its bcrypt hash (as htpasswd -B writes it).
+        users = json.loads((tmp_path / "users.json").read_text())
+        carol = bcrypt.hashpw(b"carol-password", bcrypt.gensalt(rounds=4)).decode()
+        users["users"]["carol"] = {"hash": carol.replace("$2b$", "$2y$", 1)}
+        (tmp_path / "users.json").write_text(json.dumps(users))
+        assert login(app, "carol", "carol-pass").status_code == 401
+        assert login(app, "carol", "carol-password").status_code == 200
 
 
 def test_chat_password_shortcut_and_file_together(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 
+import bcrypt
 import pytest
 
 from backend.auth.passwords import hash_password, verify_password
@@ -30,7 +31,29 @@ def test_hash_is_argon2id_salted_and_verifies():
     assert not verify_password(first, "")
 
 
-@pytest.mark.parametrize("stored", [None, "", "not-a-hash", "$argon2id$v=19$broken"])
+# A published bcrypt test vector (OpenWall's crypt_blowfish suite): "U*U", cost 5.
+VECTOR = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
+
+
+@pytest.mark.parametrize("prefix", ["$2a$", "$2b$", "$2y$"])
+def test_bcrypt_hashes_from_elsewhere_verify(prefix):
+    stored = prefix + VECTOR.removeprefix("$2a$")
+    assert verify_password(stored, "U*U")
+    assert not verify_password(stored, "U*V")
+    assert not verify_password(stored, "")
+
+
+def test_bcrypt_reads_the_first_72_bytes_as_other_implementations_do():
+    password = "é" * 50  # 100 bytes in UTF-8
+    stored = bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(rounds=4)).decode()
+    assert verify_password(stored, password)
+    assert not verify_password(stored, "é" * 35)  # 70 bytes: two short
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [None, "", "not-a-hash", "$argon2id$v=19$broken", "$2b$04$garbage", "$2b$04$é" + "x" * 50],
+)
 def test_missing_or_malformed_hash_never_verifies(stored):
     assert verify_password(stored, "anything") is False
 
