@@ -89,6 +89,16 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), se
 
 
+def by_order(rounds: list[dict[str, Any]], key: str) -> dict[str, tuple[float, float]]:
+    """The per-round difference on − off (mean, s.e.) by which side started first."""
+    out = {}
+    for first in SIDES:
+        diffs = [r["on"][key] - r["off"][key] for r in rounds if r["started_first"] == first]
+        if diffs:
+            out[first] = mean_se(diffs)
+    return out
+
+
 def balanced(rounds: list[dict[str, Any]], key: str) -> tuple[float, float]:
     """The mean per-round difference on − off, each start order weighted equally, ± s.e.
 
@@ -96,11 +106,7 @@ def balanced(rounds: list[dict[str, Any]], key: str) -> tuple[float, float]:
     side it is (about 1.3 ms at GPU pace on a two-core host; the cause is not known), so
     the rounds alternate the order and the estimate is the mean of the two orders' means.
     """
-    means = []
-    for first in SIDES:
-        diffs = [r["on"][key] - r["off"][key] for r in rounds if r["started_first"] == first]
-        if diffs:
-            means.append(mean_se(diffs))
+    means = list(by_order(rounds, key).values())
     if len(means) == 1:
         return means[0]
     (a, a_se), (b, b_se) = means
@@ -111,17 +117,6 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     off = statistics.fmean(r["off"]["cpu_ms_per_answer"] for r in rounds)
     cpu, cpu_se = balanced(rounds, "cpu_ms_per_answer")
     ttft, ttft_se = balanced(rounds, "ttft_p50_ms")
-    by_order = {
-        first: mean_se(
-            [
-                r["on"]["cpu_ms_per_answer"] - r["off"]["cpu_ms_per_answer"]
-                for r in rounds
-                if r["started_first"] == first
-            ]
-        )
-        for first in SIDES
-        if any(r["started_first"] == first for r in rounds)
-    }
     return {
         "rounds": len(rounds),
         "off_cpu_ms_per_answer": off,
@@ -130,7 +125,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "added_cpu_ms_se": cpu_se,
         "added_cpu_pct": 100 * cpu / off,
         "added_cpu_pct_se": 100 * cpu_se / off,
-        "added_cpu_ms_by_first_started": by_order,
+        "added_cpu_ms_by_first_started": by_order(rounds, "cpu_ms_per_answer"),
         "added_ttft_p50_ms": ttft,
         "added_ttft_p50_ms_se": ttft_se,
         "writer_thread_ms_per_answer": statistics.fmean(
