@@ -166,7 +166,7 @@ async def handle_message(message: cl.Message | None) -> None:
             await saved.notice_unsaved(state.saving)
             turn_started = True  # from here on the turn itself answers a Stop
             view = await _saved_turn(state, message, mode, choice.tokens)
-            await regenerate.offer(view.message, mode.thinking, choice.tokens)
+            await regenerate.offer(view.message, mode.thinking, choice.tokens, message.id)
     except asyncio.CancelledError:
         if not turn_started and not comparing:
             await _stopped_early(state, message, mode, choice)
@@ -253,8 +253,9 @@ async def answer_again(action: cl.Action) -> None:
     args = (get_client(), state.history, state.settings, state.lock, views.append)
     if problem := await regenerate.answer_again(action.payload, *args):
         await note(problem)
-    elif replaced is not None and views and views[0].message is not None:
-        new_steps = [views[0].step.id if views[0].step else None, views[0].message.id]
+    elif replaced is not None and views and (answer := views[0].message) is not None:
+        reasoning = views[0].step  # the run, the reasoning step and the answer
+        new_steps = [answer.parent_id, reasoning.id if reasoning else None, answer.id]
         saved.replace_answer(state.saving, replaced.message.id, views[0].answer, new_steps)
 
 

@@ -6,7 +6,9 @@ asks the same question again; the new answer replaces the old one there, and the
 on screen says so (and is marked ``replaced`` in what is saved). If the question cannot be
 sent again (nothing new is shown), the old answer stays: in the history and on screen.
 Chainlit runs action callbacks outside the message task, so the new answer runs as the
-session's current task: Stop cancels it like any answer.
+session's current task: Stop cancels it like any answer. It runs in a run step of its own
+(``on_message``, under the question, as Chainlit makes for a message): the chat's thumbs
+rate a run, so the new answer gets its own, and the replaced one keeps its rating.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from backend.store.transcript import SAVED_KEY
 ACTION = "regenerate"
 SESSION_KEY = "regenerate_last"
 REPLACED_NOTE = "*Replaced by the answer below.*"
+RUN_NAME = "on_message"  # Chainlit's front end shows such a run as its messages, with thumbs
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Offer:
     thinking: bool
     budget: int | None = None
     actions: list[cl.Action] = field(default_factory=list)
+    question_id: str | None = None  # the message it answers
 
 
 def actions_for(thinking: bool) -> list[cl.Action]:
@@ -68,12 +72,18 @@ async def withdraw() -> None:
             await action.remove()
 
 
-async def offer(message: cl.Message | None, thinking: bool, budget: int | None = None) -> None:
-    """Put the actions under ``message`` (the newest answer; None: there is none)."""
+async def offer(
+    message: cl.Message | None,
+    thinking: bool,
+    budget: int | None = None,
+    question_id: str | None = None,
+) -> None:
+    """Put the actions under ``message`` (the newest answer, to ``question_id``; None:
+    there is none)."""
     await withdraw()
     if message is None or not message.id:
         return
-    new = Offer(message, thinking, budget, actions_for(thinking))
+    new = Offer(message, thinking, budget, actions_for(thinking), question_id)
     for action in new.actions:
         await action.send(for_id=message.id)
     cl.user_session.set(SESSION_KEY, new)
@@ -152,10 +162,11 @@ async def _again(
         await withdraw()
         await mark_replaced(last.message)
         mode = MessageMode(again.thinking, again.question)
-        view = await run_turn(client, history, settings, mode, last.budget, again.on_view)
+        async with cl.Step(name=RUN_NAME, type="run", parent_id=last.question_id):
+            view = await run_turn(client, history, settings, mode, last.budget, again.on_view)
         if view.message is None:  # not sent (the chat said why): the old answer stays
             history.turns[:] = again.before
             await mark_replaced(last.message, replaced=False)
-            await offer(last.message, last.thinking, last.budget)
+            await offer(last.message, last.thinking, last.budget, last.question_id)
             return
-        await offer(view.message, again.thinking, last.budget)
+        await offer(view.message, again.thinking, last.budget, last.question_id)

@@ -76,8 +76,10 @@ def _replaced_markdown(attempt: Attempt) -> list[str]:
     """An answer that was answered again: folded, its text and stats line inside."""
     answer = attempt.answer
     mode = f" · {answer.details['mode']}" if answer.details.get("mode") else ""
-    body = "\n\n".join([answer.text.strip() or "*(no answer)*"] + [x for x in _extras(answer) if x])
-    return fold(f"Replaced answer{mode}{_thumbs(answer)}", body)
+    parts = [answer.text.strip() or "*(no answer)*"] + [x for x in _extras(answer) if x]
+    if answer.feedback and answer.feedback.get("comment"):
+        parts.append(f"> Feedback: {answer.feedback['comment']}")
+    return fold(f"Replaced answer{mode}{_thumbs(answer)}", "\n\n".join(parts))
 
 
 def _one_line(text: str | None) -> str:

@@ -11,6 +11,10 @@ answer, status, stats) and which one was kept; its ``answer`` is the kept side's
 exchange's answer for the model. An exchange answered again ("Again") holds several
 answers in time order: reasoning belongs to the answer after it, the latest answer is the
 exchange's answer and the earlier ones are ``replaced``.
+
+Thumbs given in the chat are stored on the answer's run step (Chainlit's buttons rate the
+run that produced the message); a rating stored on the answer itself (``PUT /feedback``
+with its id) comes first. A run's rating belongs to the last answer in it.
 """
 
 from __future__ import annotations
@@ -107,10 +111,14 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 def read_thread(thread: Mapping[str, Any]) -> Transcript:
     exchanges: list[Exchange] = []
-    for step in sorted(thread.get("steps") or [], key=lambda s: s.get("createdAt") or ""):
+    steps = sorted(thread.get("steps") or [], key=lambda s: s.get("createdAt") or "")
+    ratings = _run_ratings(steps)
+    for step in steps:
         if step.get("type") == "user_message":
             exchanges.append(_question(step))
         elif exchanges:
+            if step.get("type") == "assistant_message" and not step.get("feedback"):
+                step = {**step, "feedback": ratings.get(str(step.get("id")))}
             _attach(exchanges[-1], step)
     return Transcript(
         thread_id=str(thread.get("id") or ""),
@@ -119,6 +127,16 @@ def read_thread(thread: Mapping[str, Any]) -> Transcript:
         metadata=as_dict(thread.get("metadata")),
         exchanges=exchanges,
     )
+
+
+def _run_ratings(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each rated run's rating, by the id of the last message in it."""
+    rated = {str(s.get("id")): s.get("feedback") for s in steps if s.get("type") == "run"}
+    last: dict[str, str] = {}
+    for step in steps:
+        if step.get("type") == "assistant_message" and step.get("parentId") in rated:
+            last[str(step["parentId"])] = str(step.get("id"))
+    return {answer: rated[run] for run, answer in last.items() if rated[run]}
 
 
 def _question(step: dict[str, Any]) -> Exchange:

@@ -30,8 +30,9 @@ def user(tick, id_, text, command="Think"):
     }
 
 
-def run(tick, id_, parent):
-    return {
+def run(tick, id_, parent, feedback=None, comment=""):
+    """The ``on_message`` run; ``feedback``: rated with the chat's thumbs (they rate the run)."""
+    step = {
         "id": id_,
         "type": "run",
         "name": "on_message",
@@ -40,6 +41,13 @@ def run(tick, id_, parent):
         "createdAt": tick(),
         "metadata": "{}",
     }
+    if feedback is not None:
+        step["feedback"] = _rating(id_, feedback, comment)
+    return step
+
+
+def _rating(for_id, value, comment=""):
+    return {"forId": for_id, "id": "f-" + for_id, "value": value, "comment": comment}
 
 
 def reasoning(tick, id_, text, title="Thought for 1.2 s"):
@@ -66,6 +74,7 @@ def answer(
     feedback=None,
     stopped=False,
     replaced=None,
+    parent=None,
 ):
     shown = "\n\n".join([text] + [f"*{x}*" for x in (note, stats) if x])
     if replaced:
@@ -89,8 +98,10 @@ def answer(
         "createdAt": tick(),
         "metadata": json.dumps({SAVED_KEY: details}),
     }
+    if parent is not None:
+        step["parentId"] = parent
     if feedback is not None:
-        step["feedback"] = {"forId": id_, "id": "f-" + id_, "value": feedback, "comment": ""}
+        step["feedback"] = _rating(id_, feedback)
     return step
 
 

@@ -42,13 +42,15 @@ def answered_again():
     t = clock()
     return [
         user(t, "u1", "Pick a number"),
-        run(t, "r1", "u1"),
+        run(t, "r1", "u1", feedback=0, comment="Seven is too big"),  # thumbs rate the run
         reasoning(t, "s1", "Old thoughts."),
-        answer(t, "a1", "Seven.", replaced=True, feedback=0),
+        answer(t, "a1", "Seven.", replaced=True, parent="r1"),
         note(t, "n1", "Task manually stopped."),
+        run(t, "r2", "u1"),  # each answer again runs in a run of its own
         reasoning(t, "s2", "New thoughts."),
-        answer(t, "a2", "Three.", stats="first token 90 ms"),
-        answer(t, "a3", "Four.", mode="No think", stats="first token 30 ms"),  # again, no think
+        answer(t, "a2", "Three.", stats="first token 90 ms", parent="r2"),
+        run(t, "r3", "u1"),
+        answer(t, "a3", "Four.", mode="No think", stats="first token 30 ms", parent="r3"),
     ]
 
 
@@ -91,7 +93,7 @@ def test_answering_again_keeps_only_the_latest_answer_for_the_model():
     assert [b["text"] for b in exchange.replaced[1].reasoning] == ["New thoughts."]
     assert exchange.reasoning == [] and exchange.notes == ["Task manually stopped."]
     entries = entries_from(read_thread(thread(answered_again())))
-    assert entries[0].step_ids == ["r1", "s1", "a1", "n1", "s2", "a2", "a3"]
+    assert entries[0].step_ids == ["r1", "s1", "a1", "n1", "r2", "s2", "a2", "r3", "a3"]
 
 
 def test_markdown_shows_both_sides_with_mode_stats_and_folded_reasoning():
@@ -134,7 +136,8 @@ def test_markdown_folds_replaced_answers_above_the_one_that_replaced_them():
     assert md.count("### Assistant") == 1 and "### Assistant\n\nFour." in md
     assert "<details><summary>Replaced answer · Think 👎</summary>" in md
     assert "<details><summary>Replaced answer · Think</summary>" in md
-    assert md.index("Seven.") < md.index("Three.") < md.index("### Assistant\n\nFour.")
+    assert md.index("Seven.") < md.index("> Feedback: Seven is too big") < md.index("Three.")
+    assert md.index("Three.") < md.index("### Assistant\n\nFour.")
     assert "Old thoughts." not in md and "Replaced by the answer below" not in md
 
 

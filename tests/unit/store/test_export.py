@@ -16,9 +16,9 @@ def transcript(**kw):
     t = clock()
     steps = [
         user(t, "u1", "What is 2+2?"),
-        run(t, "r1", "u1"),
+        run(t, "r1", "u1", feedback=1, comment="Right"),  # the chat's thumbs rate the run
         reasoning(t, "s1", "Add them: 4. </details> <b>x</b>"),
-        answer(t, "a1", "**4**", feedback=1),
+        answer(t, "a1", "**4**", parent="r1"),
         user(t, "u2", "Write a poem /no_think", command="No think"),
         answer(t, "a2", "Roses", mode="No think", note="Stopped.", stopped=True, feedback=0),
         note(t, "n2", "Task manually stopped."),
@@ -32,7 +32,7 @@ def test_markdown_reads_as_a_conversation_with_folded_reasoning():
     assert md.startswith("# Capital of France\n")
     assert "## You · Think" in md and "What is 2+2?" in md
     assert "<details><summary>Thought for 1.2 s</summary>" in md
-    assert "### Assistant 👍" in md and "**4**" in md
+    assert "### Assistant 👍" in md and "**4**" in md and "> Feedback: Right" in md
     assert "### Assistant 👎" in md and "*Stopped.*" in md
     assert "> Task manually stopped." in md
     # The reasoning cannot close the fold early.
@@ -50,7 +50,8 @@ def test_json_holds_everything():
     assert first["question"]["text"] == "What is 2+2?" and first["question"]["mode"] == "Think"
     assert first["question"]["created_at"].startswith("2026-12-01T10:00")
     assert first["reasoning"][0]["text"].startswith("Add them: 4.")
-    assert first["answer"]["text"] == "**4**" and first["answer"]["feedback"]["value"] == 1
+    assert first["answer"]["text"] == "**4**"
+    assert first["answer"]["feedback"] == {"value": 1, "comment": "Right"}
     assert first["answer"]["stats"] == "first token 80 ms" and first["answer"]["mode"] == "Think"
     assert second["answer"]["stopped"] is True and second["answer"]["feedback"]["value"] == 0
     assert second["reasoning"] == [] and second["notes"] == ["Task manually stopped."]

@@ -93,6 +93,39 @@ def test_feedback_and_reasoning_are_attached_to_their_exchange():
     assert exchange.reasoning[0]["title"] == "Thought for 1.2 s"
 
 
+def test_thumbs_given_in_the_chat_rate_the_run_and_belong_to_its_answer():
+    t = clock()
+    steps = [
+        user(t, "u1", "Capital of France?"),
+        run(t, "r1", "u1", feedback=0, comment="Too short"),
+        reasoning(t, "s1", "Paris."),
+        answer(t, "a1", "Paris.", parent="r1"),
+        user(t, "u2", "And Italy?"),
+        run(t, "r2", "u2"),  # not rated
+        answer(t, "a2", "Rome.", parent="r2"),
+    ]
+    first, second = read_thread(thread(steps)).exchanges
+    assert first.answer.feedback == {"value": 0, "comment": "Too short"}
+    assert second.answer.feedback is None
+
+
+def test_a_runs_rating_goes_to_its_last_answer_and_an_answers_own_rating_comes_first():
+    t = clock()
+    steps = [
+        user(t, "u1", "Capital of France?"),
+        run(t, "r1", "u1", feedback=1, comment="Good"),
+        answer(t, "a1", "Lyon.", parent="r1", replaced=True),
+        answer(t, "a2", "Paris.", parent="r1"),
+        user(t, "u2", "And Italy?"),
+        run(t, "r2", "u2", feedback=1),
+        answer(t, "a3", "Rome.", parent="r2", feedback=0),
+    ]
+    first, second = read_thread(thread(steps)).exchanges
+    assert first.replaced[0].answer.feedback is None
+    assert first.answer.feedback == {"value": 1, "comment": "Good"}
+    assert second.answer.feedback == {"value": 0, "comment": ""}
+
+
 def test_settings_and_think_are_restored_and_junk_is_clamped():
     saved = {
         "settings": {"temperature": 9, "top_k": 5, "system_prompt": "Be brief."},
