@@ -15,7 +15,7 @@
   connection and request asks for it.
 - A failed read is logged and answered as "nothing found", as Chainlit's own does; a
   failed write inside the queue raises, so the queue can retry it. A read of a conversation
-  first waits (briefly) for this worker's writes of it that are still queued.
+  (and a new one's naming) waits briefly for this worker's queued writes of it.
 """
 
 from __future__ import annotations
@@ -254,12 +254,15 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         metadata: dict[str, Any] | None = None,
         tags: list[str] | None = None,
     ) -> None:
-        """From a chat session: queued. From an HTTP request (rename): direct."""
+        """Queued from a chat session; its first message's call (naming the owner) returns once
+        written: Chainlit then has an open sidebar list conversations again. HTTP: direct."""
         call: dict[str, Any] = dict(name=name, user_id=user_id, metadata=metadata, tags=tags)
         if IN_WRITER.get() or _session_id() is None:
             await self._update_thread(thread_id, **call)
-        else:
-            self._submit("update_thread", StoreDataLayer._update_thread, thread_id, **call)
+            return
+        self._submit("update_thread", StoreDataLayer._update_thread, thread_id, **call)
+        if user_id is not None:
+            await self.writes.landed(thread_id, READ_AFTER_WRITE_S)
 
     async def _update_thread(self, thread_id: str, **call: Any) -> None:
         """Chainlit's update_thread in one statement: no read of the thread first (sql.py)."""

@@ -131,12 +131,16 @@ def read_thread(thread: Mapping[str, Any]) -> Transcript:
 
 def _run_ratings(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each rated run's rating, by the id of the last message in it."""
-    rated = {str(s.get("id")): s.get("feedback") for s in steps if s.get("type") == "run"}
+    rated = {
+        str(s.get("id")): s["feedback"]
+        for s in steps
+        if s.get("type") == "run" and s.get("feedback")
+    }
     last: dict[str, str] = {}
     for step in steps:
         if step.get("type") == "assistant_message" and step.get("parentId") in rated:
             last[str(step["parentId"])] = str(step.get("id"))
-    return {answer: rated[run] for run, answer in last.items() if rated[run]}
+    return {answer: rated[run] for run, answer in last.items()}
 
 
 def _question(step: dict[str, Any]) -> Exchange:

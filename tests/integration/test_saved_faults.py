@@ -11,7 +11,7 @@ import sqlite3
 from backend.engine.process import free_port
 from tests.support.chat_socket import ChatSession
 from tests.support.fake_openai_server import FakeOpenAIServer
-from tests.support.saved_chat import FAST, chat, outputs, saved_steps, until
+from tests.support.saved_chat import FAST, chat, outputs, saved_steps, threads, until
 
 
 async def test_unreachable_database_url_history_off_chat_on(tmp_path):
@@ -36,6 +36,24 @@ async def test_corrupt_sqlite_file_history_off_file_untouched(tmp_path):
     assert "t8" in reply.answer
     assert any("not a SQLite database" in n for n in notes)
     assert path.read_bytes() == b"not a database" * 1000
+
+
+async def test_a_new_conversation_is_in_the_list_the_page_asks_for_when_told_of_it(tmp_path):
+    """Chainlit tells the page of a new conversation ("first_interaction") and the page's
+    sidebar lists the conversations then, once: the new one must be in it, also when its
+    write is held back (here a lock shorter than the busy timeout; the writer waits)."""
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-listed.log") as app:
+            async with ChatSession(app.url) as tab:
+                blocker = sqlite3.connect(tmp_path / "chat.db", isolation_level=None)
+                blocker.execute("BEGIN IMMEDIATE")
+                loop = asyncio.get_running_loop()
+                loop.call_later(0.8, lambda: (blocker.execute("ROLLBACK"), blocker.close()))
+                await tab.send("Capital of France?")
+                await tab.wait_for(lambda: "first_interaction" in tab.events, 30)
+                listed = await threads(app, tab.cookie)  # as the page asks, straight away
+                await tab.wait_idle()
+    assert [(t["id"], t["name"]) for t in listed] == [(tab.thread_id, "Capital of France?")]
 
 
 async def test_locked_database_one_notice_answers_stream_saving_resumes(tmp_path):

@@ -1,0 +1,85 @@
+"""The conversation list in chromium, as a presenter keeps it: a new chat is listed
+(newest first), search finds it, rename and delete work from each conversation's menu, and
+all of it is still so after a reload. That the list the page asks for as a chat begins
+already has it, whatever the database's pace: test_saved_faults.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from playwright.sync_api import Page, expect
+
+from backend.engine.process import free_port
+from tests.support.chat_app import ChatApp
+from tests.support.chat_page import ChatPage, open_chat
+from tests.support.engine import ARTIFACTS
+from tests.support.fake_openai_server import fake_model_server
+
+
+def new_chat(chat: ChatPage, question: str) -> None:
+    """Start a new chat with the header's button and ask ``question`` in it."""
+    page = chat.page
+    page.locator("#header #new-chat-button").click()
+    confirm(page)
+    expect(chat.user_messages()).to_have_count(0)
+    chat.mark()
+    page.locator("#chat-input").fill(question)
+    expect(page.locator("#chat-submit")).to_be_enabled()  # the new session is connected
+    page.locator("#chat-input").press("Enter")
+    chat.wait_idle()
+
+
+def confirm(page: Page) -> None:
+    """Press Confirm in the dialog that is open."""
+    dialog = page.locator('[role="dialog"], [role="alertdialog"]')
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(dialog).to_have_count(0)
+
+
+def open_menu(page: Page, name: str) -> None:
+    """Open the menu of the conversation ``name`` in the sidebar."""
+    item = page.locator("#thread-history li").filter(has_text=name)
+    item.hover()
+    item.locator("#thread-options").click()
+
+
+def test_a_new_chat_is_listed_at_once_then_found_renamed_and_deleted(browser, tmp_path):
+    with fake_model_server() as server:
+        env = {"VLLM_BASE_URL": server.base_url, "DATA_DIR": str(tmp_path),
+               "RUN_DIR": str(tmp_path), "DATABASE_URL": "", "CHAT_PASSWORD": "",
+               "USERS_FILE": "", "CHAINLIT_AUTH_SECRET": ""}  # fmt: skip
+        with ChatApp(free_port(), env, ARTIFACTS / "browser-history-manage.log") as app:
+            with open_chat(browser, app.url, "history_manage") as chat:
+                page = chat.page
+                listed = page.locator('#thread-history a[href^="/thread/"]')
+                chat.send("Capital of France?")
+                chat.wait_idle()
+                new_chat(chat, "Capital of Italy?")
+                page.locator("#header #sidebar-trigger-button").click()
+                expect(listed).to_have_text(["Capital of Italy?", "Capital of France?"])
+
+                page.locator("#search-chats-button").click()
+                page.get_by_placeholder("Search conversations...").fill("Italy")
+                expect(page.locator("[cmdk-item]")).to_have_text(["Capital of Italy?"])
+                page.keyboard.press("Escape")
+
+                open_menu(page, "Capital of France?")
+                page.locator("#rename-thread").click()
+                page.get_by_role("dialog").locator("input").fill("Paris trip")
+                confirm(page)
+                expect(listed).to_have_text(["Capital of Italy?", "Paris trip"])
+
+                open_menu(page, "Capital of Italy?")
+                page.locator("#delete-thread").click()
+                confirm(page)
+                expect(listed).to_have_text(["Paris trip"])
+
+                page.reload()
+                page.locator("#header #sidebar-trigger-button").click()
+                expect(listed).to_have_text(["Paris trip"])
+
+    with sqlite3.connect(tmp_path / "chat.db") as db:
+        rows = db.execute('SELECT "name" FROM threads').fetchall()
+        questions = db.execute("SELECT \"output\" FROM steps WHERE type = 'user_message'")
+        assert rows == [("Paris trip",)] and questions.fetchall() == [("Capital of France?",)]
