@@ -1,7 +1,8 @@
-"""The conversation list in chromium, as a presenter keeps it: a new chat is listed
-(newest first), search finds it, rename and delete work from each conversation's menu, and
-all of it is still so after a reload. That the list the page asks for as a chat begins
-already has it, whatever the database's pace: test_saved_faults.py.
+"""Saved conversations kept in order in chromium, as a presenter does it: a new chat is
+listed (newest first), search finds it, rename and delete work from each conversation's
+menu, and an earlier message edited re-runs from there; all of it still so after a reload
+and in the database. That the list the page asks for as a chat begins already has the new
+one, whatever the database's pace: test_saved_faults.py.
 """
 
 from __future__ import annotations
@@ -83,3 +84,39 @@ def test_a_new_chat_is_listed_at_once_then_found_renamed_and_deleted(browser, tm
         rows = db.execute('SELECT "name" FROM threads').fetchall()
         questions = db.execute("SELECT \"output\" FROM steps WHERE type = 'user_message'")
         assert rows == [("Paris trip",)] and questions.fetchall() == [("Capital of France?",)]
+
+
+def test_an_edited_message_reruns_from_there_and_the_later_exchange_is_gone(browser, tmp_path):
+    answer = " ".join(f"t{i}" for i in range(8, 16))  # the scripted server's, thinking
+    with fake_model_server() as server:
+        env = {"VLLM_BASE_URL": server.base_url, "DATA_DIR": str(tmp_path),
+               "RUN_DIR": str(tmp_path), "DATABASE_URL": "", "CHAT_PASSWORD": "",
+               "USERS_FILE": "", "CHAINLIT_AUTH_SECRET": ""}  # fmt: skip
+        with ChatApp(free_port(), env, ARTIFACTS / "browser-edit.log") as app:
+            with open_chat(browser, app.url, "edit_and_rerun") as chat:
+                page = chat.page
+                for question in ("one", "two"):
+                    chat.send(question)
+                    chat.wait_idle()
+                first = chat.user_messages().first
+                first.hover()
+                first.locator(".edit-message").click()
+                page.locator("#edit-chat-input").fill("one, edited")
+                page.locator(".confirm-edit").click()
+                expect(chat.user_messages()).to_have_count(1)
+                expect(chat.user_messages().first).to_contain_text("one, edited")
+                expect(chat.answers()).to_have_count(1, timeout=30_000)
+                expect(chat.answers().first).to_contain_text(answer, timeout=30_000)
+                expect(page.locator("#stop-button")).to_have_count(0, timeout=30_000)
+                sent = [(m["role"], m["content"]) for m in server.record.bodies[-1]["messages"]]
+                assert sent == [("user", "one, edited")]
+
+                page.reload()
+                expect(chat.answers()).to_have_count(1, timeout=30_000)
+                expect(chat.user_messages()).to_have_count(1)
+                expect(chat.user_messages().first).to_contain_text("one, edited")
+
+    with sqlite3.connect(tmp_path / "chat.db") as db:
+        kinds = db.execute('SELECT type, "output" FROM steps ORDER BY "createdAt"').fetchall()
+    assert [o for t, o in kinds if t == "user_message"] == ["one, edited"]
+    assert [o.split("\n")[0] for t, o in kinds if t == "assistant_message"] == [answer]
