@@ -41,6 +41,10 @@ def test_reopen_from_the_sidebar_after_a_restart_and_continue(browser, tmp_path)
                 expect(chat.user_messages().first).to_contain_text("What is 2+2?", timeout=30_000)
                 expect(chat.answers().first).to_contain_text(ANSWER)
                 expect(chat.reasoning_steps()).to_have_count(1)  # shown folded, as it was
+                expect(chat.step_title(0)).to_contain_text("Thought for")
+                # The mode it was sent in and the stats line, as they were shown.
+                expect(chat.user_messages().first.locator(".command-span")).to_have_text("Think")
+                expect(chat.answers().first).to_contain_text("first token")
                 chat.send("And times 3?")
                 chat.wait_idle()
                 expect(chat.answers().last).to_contain_text(ANSWER)
