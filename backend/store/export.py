@@ -52,8 +52,8 @@ def _exchange_markdown(exchange: Exchange) -> list[str]:
         if answer is not None:
             lines += [f"### Assistant{_thumbs(answer)}", "", answer.text.strip() or "*(no answer)*"]
             lines += [""] + _extras(answer)
-    if answer is not None and answer.feedback and answer.feedback.get("comment"):
-        lines += [f"> Feedback: {answer.feedback['comment']}", ""]
+    if comment := _comment(answer):
+        lines += [comment, ""]
     lines += [f"> {_one_line(note)}" for note in exchange.notes]
     return lines + ([""] if exchange.notes else [])
 
@@ -61,6 +61,12 @@ def _exchange_markdown(exchange: Exchange) -> list[str]:
 def _thumbs(answer: Answer | None) -> str:
     value = answer.feedback.get("value") if answer and answer.feedback else None
     return f" {THUMBS[value]}" if value in THUMBS else ""
+
+
+def _comment(answer: Answer | None) -> str:
+    """The rating's comment as a quoted line, or ""."""
+    comment = answer.feedback.get("comment") if answer and answer.feedback else None
+    return f"> Feedback: {comment}" if comment else ""
 
 
 def _extras(answer: Answer) -> list[str]:
@@ -76,10 +82,8 @@ def _replaced_markdown(attempt: Attempt) -> list[str]:
     """An answer that was answered again: folded, its text and stats line inside."""
     answer = attempt.answer
     mode = f" · {answer.details['mode']}" if answer.details.get("mode") else ""
-    parts = [answer.text.strip() or "*(no answer)*"] + [x for x in _extras(answer) if x]
-    if answer.feedback and answer.feedback.get("comment"):
-        parts.append(f"> Feedback: {answer.feedback['comment']}")
-    return fold(f"Replaced answer{mode}{_thumbs(answer)}", "\n\n".join(parts))
+    parts = [answer.text.strip() or "*(no answer)*", *_extras(answer), _comment(answer)]
+    return fold(f"Replaced answer{mode}{_thumbs(answer)}", "\n\n".join(p for p in parts if p))
 
 
 def _one_line(text: str | None) -> str:

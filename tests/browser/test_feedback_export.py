@@ -11,11 +11,10 @@ import json
 
 from playwright.sync_api import Page, expect
 
-from backend.engine.process import free_port
-from tests.support.chat_app import ChatApp
 from tests.support.chat_page import open_chat
 from tests.support.engine import ARTIFACTS
 from tests.support.fake_openai_server import fake_model_server
+from tests.support.saved_chat import chat as chat_app
 
 
 def rate(page: Page, answer: int, thumb: str, comment: str) -> None:
@@ -38,10 +37,7 @@ def download(page: Page, suffix: str) -> str:
 
 def test_thumbs_given_in_the_chat_are_kept_shown_again_and_exported(browser, tmp_path):
     with fake_model_server() as server:
-        env = {"VLLM_BASE_URL": server.base_url, "DATA_DIR": str(tmp_path),
-               "RUN_DIR": str(tmp_path), "DATABASE_URL": "", "CHAT_PASSWORD": "",
-               "USERS_FILE": "", "CHAINLIT_AUTH_SECRET": ""}  # fmt: skip
-        with ChatApp(free_port(), env, ARTIFACTS / "browser-feedback.log") as app:
+        with chat_app(server, tmp_path, "browser-feedback.log") as app:
             with open_chat(browser, app.url, "feedback_and_export") as chat:
                 page = chat.page
                 chat.send("What is 2+2?")

@@ -11,11 +11,9 @@ import sqlite3
 
 from playwright.sync_api import Page, expect
 
-from backend.engine.process import free_port
-from tests.support.chat_app import ChatApp
 from tests.support.chat_page import ChatPage, open_chat
-from tests.support.engine import ARTIFACTS
 from tests.support.fake_openai_server import fake_model_server
+from tests.support.saved_chat import chat as chat_app
 
 
 def new_chat(chat: ChatPage, question: str) -> None:
@@ -47,10 +45,7 @@ def open_menu(page: Page, name: str) -> None:
 
 def test_a_new_chat_is_listed_at_once_then_found_renamed_and_deleted(browser, tmp_path):
     with fake_model_server() as server:
-        env = {"VLLM_BASE_URL": server.base_url, "DATA_DIR": str(tmp_path),
-               "RUN_DIR": str(tmp_path), "DATABASE_URL": "", "CHAT_PASSWORD": "",
-               "USERS_FILE": "", "CHAINLIT_AUTH_SECRET": ""}  # fmt: skip
-        with ChatApp(free_port(), env, ARTIFACTS / "browser-history-manage.log") as app:
+        with chat_app(server, tmp_path, "browser-history-manage.log") as app:
             with open_chat(browser, app.url, "history_manage") as chat:
                 page = chat.page
                 listed = page.locator('#thread-history a[href^="/thread/"]')
@@ -89,10 +84,7 @@ def test_a_new_chat_is_listed_at_once_then_found_renamed_and_deleted(browser, tm
 def test_an_edited_message_reruns_from_there_and_the_later_exchange_is_gone(browser, tmp_path):
     answer = " ".join(f"t{i}" for i in range(8, 16))  # the scripted server's, thinking
     with fake_model_server() as server:
-        env = {"VLLM_BASE_URL": server.base_url, "DATA_DIR": str(tmp_path),
-               "RUN_DIR": str(tmp_path), "DATABASE_URL": "", "CHAT_PASSWORD": "",
-               "USERS_FILE": "", "CHAINLIT_AUTH_SECRET": ""}  # fmt: skip
-        with ChatApp(free_port(), env, ARTIFACTS / "browser-edit.log") as app:
+        with chat_app(server, tmp_path, "browser-edit.log") as app:
             with open_chat(browser, app.url, "edit_and_rerun") as chat:
                 page = chat.page
                 for question in ("one", "two"):
