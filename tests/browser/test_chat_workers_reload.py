@@ -45,7 +45,6 @@ def test_a_chat_survives_a_reload_behind_nginx(browser, tmp_path):
                 expect(chat.answers().last).to_contain_text(ANSWER)
                 chat.page.reload()
                 expect(chat.page.locator("#chat-input")).to_be_visible(timeout=30_000)
-                chat.page.locator("#header #sidebar-trigger-button").click()
                 saved = chat.page.locator('#thread-history a[href^="/thread/"]')
                 expect(saved).to_have_count(1, timeout=30_000)
                 saved.first.click()

@@ -17,9 +17,9 @@ from tests.support.saved_chat import chat as chat_app
 
 
 def new_chat(chat: ChatPage, question: str) -> None:
-    """Start a new chat with the header's button and ask ``question`` in it."""
+    """Start a new chat with the sidebar's button and ask ``question`` in it."""
     page = chat.page
-    page.locator("#header #new-chat-button").click()
+    page.locator("#new-chat-button").click()  # one: the sidebar's (the header's hides)
     confirm(page)
     expect(chat.user_messages()).to_have_count(0)
     chat.mark()
@@ -49,10 +49,12 @@ def test_a_new_chat_is_listed_at_once_then_found_renamed_and_deleted(browser, tm
             with open_chat(browser, app.url, "history_manage") as chat:
                 page = chat.page
                 listed = page.locator('#thread-history a[href^="/thread/"]')
+                # The list is open from the start, in the product's words.
+                expect(page.locator("#thread-history")).to_contain_text("No saved conversations")
                 chat.send("Capital of France?")
                 chat.wait_idle()
+                expect(listed).to_have_text(["Capital of France?"])
                 new_chat(chat, "Capital of Italy?")
-                page.locator("#header #sidebar-trigger-button").click()
                 expect(listed).to_have_text(["Capital of Italy?", "Capital of France?"])
 
                 page.locator("#search-chats-button").click()
@@ -62,17 +64,18 @@ def test_a_new_chat_is_listed_at_once_then_found_renamed_and_deleted(browser, tm
 
                 open_menu(page, "Capital of France?")
                 page.locator("#rename-thread").click()
+                expect(page.get_by_role("dialog")).to_contain_text("Rename conversation")
                 page.get_by_role("dialog").locator("input").fill("Paris trip")
                 confirm(page)
                 expect(listed).to_have_text(["Capital of Italy?", "Paris trip"])
 
                 open_menu(page, "Capital of Italy?")
                 page.locator("#delete-thread").click()
+                expect(page.get_by_role("alertdialog")).to_contain_text("deletes the conversation")
                 confirm(page)
                 expect(listed).to_have_text(["Paris trip"])
 
                 page.reload()
-                page.locator("#header #sidebar-trigger-button").click()
                 expect(listed).to_have_text(["Paris trip"])
 
     with sqlite3.connect(tmp_path / "chat.db") as db:
