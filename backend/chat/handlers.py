@@ -112,13 +112,18 @@ def starters() -> list[cl.Starter]:
 
 async def start_chat() -> None:
     forget_refused_resume(cl.context.session)  # before anything can be saved under it
-    state = _state()
+    await _open(_state(), COMMANDS)
+    await saved.announce_history_off()
+
+
+async def _open(state: ChatState, commands: list[CommandDict]) -> None:
+    """What a new and a reopened chat both show: the commands, the thinking-budget picker
+    and the settings panel; the session counts as open."""
     METRICS.session_opened(cl.context.session.id)
-    await cl.context.emitter.set_commands(COMMANDS)
+    await cl.context.emitter.set_commands(commands)
     await cl.context.emitter.set_modes([budget.budget_mode()])
     widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
     await cl.ChatSettings(widgets).send()
-    await saved.announce_history_off()
 
 
 async def update_settings(raw: dict) -> None:
@@ -271,9 +276,7 @@ async def resume_chat(thread: ThreadDict) -> None:
     commands: list[CommandDict] = [
         {**c, "selected": state.think} if c["id"] == THINK_COMMAND else c for c in COMMANDS
     ]
-    await cl.context.emitter.set_commands(commands)
-    widgets = build_widgets(state.settings.current, mode_fields=SAMPLING_FIELDS)
-    await cl.ChatSettings(widgets).send()
+    await _open(state, commands)
 
 
 @lru_cache(maxsize=1)

@@ -15,8 +15,10 @@ import signal
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from backend.auth.client import login_cookie
+from backend.chat import budget
 from backend.store.transcript import SAVED_KEY, as_dict
 from tests.support.chat_socket import ChatSession
 from tests.support.fake_openai_server import FakeOpenAIServer, Script
@@ -213,7 +215,8 @@ async def test_a_message_stopped_before_its_answer_began_is_answered_stopped_and
 
 async def test_resume_after_a_restart_restores_settings_and_think(tmp_path):
     """The conversation's panel values and its Think button come back with it, and its next
-    answer is asked with them."""
+    answer is asked with them. The thinking-budget picker is there as in a new chat, and the
+    reopened tab counts as an open session before it asks anything."""
     async with FakeOpenAIServer(FAST) as server:
         with chat(server, tmp_path, "saved-settings-1.log") as app:
             async with ChatSession(app.url) as tab:
@@ -237,6 +240,9 @@ async def test_resume_after_a_restart_restores_settings_and_think(tmp_path):
                 panel = [d for e, d in again.received if e == "chat_settings"][-1]
                 values = {w["id"]: w.get("initial") for w in panel}
                 assert values["temperature"] == 0.2 and values["max_tokens"] == 300
+                modes = [d for e, d in again.received if e == "set_modes"][-1]
+                assert [m["id"] for m in modes] == [budget.MODE_ID]
+                assert await open_sessions(app) == 1
                 await again.ask("second", think=False)
             body = server.record.bodies[-1]
             assert body["temperature"] == 0.2 and body["max_tokens"] == 300
@@ -244,3 +250,11 @@ async def test_resume_after_a_restart_restores_settings_and_think(tmp_path):
                 "first, without thinking",
                 "second",
             ]
+
+
+async def open_sessions(app) -> float:
+    """The chat's own count of open sessions, from its /metrics."""
+    async with httpx.AsyncClient(base_url=app.url) as http:
+        text = (await http.get("/metrics", timeout=30)).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    return families["hybrid_chat_active_sessions"].samples[0].value
