@@ -277,6 +277,7 @@ async def resume_chat(thread: ThreadDict) -> None:
         {**c, "selected": state.think} if c["id"] == THINK_COMMAND else c for c in COMMANDS
     ]
     await _open(state, commands)
+    await regenerate.restore(thread, transcript)
 
 
 @lru_cache(maxsize=1)

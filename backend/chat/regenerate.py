@@ -9,6 +9,7 @@ Chainlit runs action callbacks outside the message task, so the new answer runs 
 session's current task: Stop cancels it like any answer. It runs in a run step of its own
 (``on_message``, under the question, as Chainlit makes for a message): the chat's thumbs
 rate a run, so the new answer gets its own, and the replaced one keeps its rating.
+A reopened conversation gets the actions back under its last answer (`restore`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import chainlit as cl
+from chainlit.types import ThreadDict
 
+from backend.chat import budget
 from backend.chat.history import History, Turn
 from backend.chat.modes import NO_THINK_LABEL, THINK_COMMAND, MessageMode
 from backend.chat.settings import SettingsState
 from backend.chat.turn import run_turn
 from backend.chat.view import AnswerView
 from backend.server.client import ChatClient
-from backend.store.transcript import SAVED_KEY
+from backend.store.transcript import SAVED_KEY, Transcript, as_dict
 
 ACTION = "regenerate"
 SESSION_KEY = "regenerate_last"
@@ -87,6 +90,23 @@ async def offer(
     for action in new.actions:
         await action.send(for_id=message.id)
     cl.user_session.set(SESSION_KEY, new)
+
+
+async def restore(thread: ThreadDict, transcript: Transcript) -> None:
+    """Offer the actions under a reopened conversation's last answer, as they were offered
+    when it was left: not under a comparison (it has its own choice) nor a stopped answer.
+    The answer is rebuilt from its stored step, so marking it replaced keeps its place."""
+    answered = [e for e in transcript.exchanges if e.answer is not None or e.compare]
+    last = answered[-1] if answered else None
+    if last is None or last.answer is None or last.compare or last.answer.details.get("stopped"):
+        return
+    steps = {step["id"]: step for step in thread.get("steps") or []}
+    if (step := steps.get(last.answer.id)) is None:
+        return
+    message = cl.Message.from_dict({**step, "metadata": as_dict(step.get("metadata"))})
+    question = steps.get(last.message_id) or {}
+    tokens = budget.chosen(as_dict(question.get("modes"))).tokens
+    await offer(message, last.answer.details.get("mode") == THINK_COMMAND, tokens, last.message_id)
 
 
 async def run_as_task(coro: Coroutine[Any, Any, None]) -> None:

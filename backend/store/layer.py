@@ -175,17 +175,15 @@ class StoreDataLayer(SQLAlchemyDataLayer):
         return identifier
 
     async def get_thread(self, thread_id: str) -> ThreadDict | None:
-        """Chainlit's thread, plus each message's ``command`` (its query leaves it out), after
-        this worker's queued writes of it (a chat reopened at once shows its last answer)."""
+        """Chainlit's thread, plus each message's ``command`` and ``modes`` (its query leaves
+        them out), after this worker's queued writes of it (a chat reopened at once shows its
+        last answer)."""
         if not IN_WRITER.get():
             await self.writes.landed(thread_id, READ_AFTER_WRITE_S)
         thread = await super().get_thread(thread_id)
         if thread:
-            rows = await self.execute_sql(sql.STEP_COMMANDS, {"t": thread_id})
-            commands = {row["id"]: row["command"] for row in rows} if isinstance(rows, list) else {}
-            for step in thread["steps"]:
-                if step["id"] in commands:
-                    step["command"] = commands[step["id"]]
+            rows = await self.execute_sql(sql.STEP_EXTRAS, {"t": thread_id})
+            sql.add_step_extras(thread["steps"], rows)
         return thread
 
     # -- writes: queued, in order ---------------------------------------------------

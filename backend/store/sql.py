@@ -12,6 +12,8 @@ import math
 import uuid
 from typing import Any
 
+from backend.store.transcript import as_dict
+
 # Step ids come from the browser: an id that is already stored in another thread (someone
 # else's conversation) must not be overwritten or moved by it.
 SAME_THREAD_ONLY = 'WHERE steps."threadId" = excluded."threadId"'
@@ -21,8 +23,11 @@ CREATE_THREAD = (
     'ON CONFLICT ("id") DO NOTHING'
 )
 THREAD_EXISTS = 'SELECT "id" FROM threads WHERE "id" = :id'
-# Each message's command (Chainlit's get_thread query leaves the column out).
-STEP_COMMANDS = 'SELECT "id", "command" FROM steps WHERE "threadId" = :t AND "command" <> \'\''
+# Each message's command and modes (Chainlit's get_thread query leaves both columns out).
+STEP_EXTRAS = (
+    'SELECT "id", "command", "modes" FROM steps WHERE "threadId" = :t '
+    'AND ("command" <> \'\' OR "modes" IS NOT NULL)'
+)
 CREATE_USER = (
     'INSERT INTO users ("id", "identifier", "createdAt", "metadata") '
     "VALUES (:id, :identifier, :createdAt, :metadata) "
@@ -177,3 +182,16 @@ def steps_after(thread_id: str, created_at: str, keep: list[str]) -> list[tuple[
     later = f'"threadId" = :t AND "createdAt" > :c AND "id" NOT IN ({keep_sql})'
     feedback = f'DELETE FROM feedbacks WHERE "forId" IN (SELECT "id" FROM steps WHERE {later})'
     return [(feedback, params), (f"DELETE FROM steps WHERE {later}", params)]
+
+
+def add_step_extras(steps: list[Any], rows: object) -> None:
+    """Put `STEP_EXTRAS` back into a thread's steps: the mode label a message was sent with
+    (``command``) and the thinking budget picked for it (``modes``)."""
+    found = {row["id"]: row for row in rows} if isinstance(rows, list) else {}
+    for step in steps:
+        if (row := found.get(step["id"])) is None:
+            continue
+        if row["command"]:
+            step["command"] = row["command"]
+        if modes := as_dict(row["modes"]):
+            step["modes"] = modes

@@ -44,11 +44,12 @@ def test_reopen_from_the_sidebar_after_a_restart_and_continue(browser, tmp_path)
                 # The mode it was sent in and the stats line, as they were shown.
                 expect(chat.user_messages().first.locator(".command-span")).to_have_text("Think")
                 expect(chat.answers().first).to_contain_text("first token")
-                # Loaded straight from its address, the composer is a new chat's too: the
-                # thinking-budget picker is there.
+                # Loaded straight from its address, it is as a live chat left it: the
+                # thinking-budget picker in the composer, Again under the last answer.
                 chat.page.reload()
                 expect(chat.user_messages().first).to_contain_text("What is 2+2?", timeout=30_000)
                 expect(chat.page.locator("button", has_text="Budget: settings")).to_be_visible()
+                expect(chat.page.get_by_role("button", name="Again (No think)")).to_be_visible()
                 chat.send("And times 3?")
                 chat.wait_idle()
                 expect(chat.answers().last).to_contain_text(ANSWER)

@@ -144,6 +144,7 @@ async def test_the_last_comparison_can_still_be_chosen_after_reopening(tmp_path)
                 props = await compare(tab, "Capital of France?")
                 await saved(app, tab, answers=1)
             async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
+                assert [d for e, d in again.received if e == "action"] == []  # it has its own
                 mark = again.mark()
                 await act(app, again, "compare_keep", {"id": props["id"], "side": "no_think"})
 
@@ -168,3 +169,37 @@ async def test_the_last_comparison_can_still_be_chosen_after_reopening(tmp_path)
                     ]
 
                 await until(stored_kept)  # the choice is saved too
+
+
+async def test_the_last_answer_can_be_given_again_after_a_restart(tmp_path):
+    """Reopened after a restart, the last answer has its Again buttons as it had live; the
+    model is asked the same question alone with the budget it was sent with, the old answer
+    is marked replaced in its place (its run unchanged), and an older answer has none."""
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-again-1.log") as app:
+            async with ChatSession(app.url) as tab:
+                await tab.ask("Capital of Spain?", think=False)
+                await tab.send(
+                    "Capital of France?", think=True, extra={"modes": {"thinking_budget": "1k"}}
+                )
+                await tab.wait_idle()
+                before = {s["id"]: s for s in await saved(app, tab, answers=2)}
+        with chat(server, tmp_path, "saved-again-2.log") as app:
+            async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
+                answers = [s for s in again.resumed["steps"] if s["type"] == "assistant_message"]
+                offered = [d for e, d in again.received if e == "action"]
+                assert {a["forId"] for a in offered} == {answers[-1]["id"]}
+                assert sorted(a["label"] for a in offered) == ["Again (No think)", "Again (Think)"]
+                await act(app, again, "regenerate", {"thinking": True})
+                await again.wait_idle()
+                assert history_sent(server) == [
+                    ("user", "Capital of Spain?"),
+                    ("assistant", NO_THINK),
+                ]
+                assert sent_messages(server)[-1] == ("user", "Capital of France?")
+                assert server.record.bodies[-1]["thinking_token_budget"] == 1024
+                steps = {s["id"]: s for s in await saved(app, again, answers=3)}
+    old = answers[-1]["id"]
+    assert as_dict(steps[old]["metadata"])[SAVED_KEY]["replaced"] is True
+    assert steps[old]["parentId"] == before[old]["parentId"]
+    assert steps[old]["output"].startswith(before[old]["output"])
