@@ -109,6 +109,42 @@ async def test_edit_reruns_from_the_edited_message(tmp_path):
                 await until(settled)  # the removals and the new answer all landed
 
 
+async def test_edit_in_a_conversation_reopened_after_a_restart(tmp_path):
+    """The reopened conversation's messages can be edited as live ones: the model is sent
+    what came before the edited one, and the later exchanges leave the database."""
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-edit-resumed-1.log") as app:
+            async with ChatSession(app.url) as tab:
+                for question in ("one", "two", "three"):
+                    await tab.ask(question)
+                edited_id = tab.sent[1]
+                await until(lambda: _answers_saved(app, tab, 3))
+        with chat(server, tmp_path, "saved-edit-resumed-2.log") as app:
+            async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
+                await again.edit(edited_id, "two, edited")
+                whole = " ".join(f"t{i}" for i in range(16))  # a no-think answer
+                assert sent_messages(server) == [
+                    ("user", "one"),
+                    ("assistant", whole),
+                    ("user", "two, edited"),
+                ]
+
+                async def settled():
+                    steps = await saved_steps(app, again.cookie, again.thread_id)
+                    users = outputs(steps, "user_message")
+                    return (
+                        users == ["one", "two, edited"]
+                        and len(outputs(steps, "assistant_message")) == 2
+                    )
+
+                await until(settled)
+
+
+async def _answers_saved(app, tab: ChatSession, count: int) -> bool:
+    steps = await saved_steps(app, tab.cookie, tab.thread_id)
+    return len(outputs(steps, "assistant_message")) >= count
+
+
 async def test_export_has_the_conversation_and_its_feedback(tmp_path):
     async with FakeOpenAIServer(FAST) as server:
         with chat(server, tmp_path, "saved-export.log") as app:
