@@ -65,7 +65,15 @@ def open_layer(config: Config) -> StoreDataLayer | None:
         log.warning("History is off: %s", _database.problem)
         return None
     log.info("Conversations are saved in %s", _database.display)
-    return StoreDataLayer(_database)
+    # Chainlit warns at every start that elements are not kept: by design. A comparison is
+    # rebuilt from its record (compare_saved.py), and Export makes its files anew each time.
+    chainlit_log = logging.getLogger("chainlit")
+    level = chainlit_log.level
+    chainlit_log.setLevel(logging.ERROR)
+    try:
+        return StoreDataLayer(_database)
+    finally:
+        chainlit_log.setLevel(level)
 
 
 def history_off() -> str | None:
@@ -243,5 +251,5 @@ async def export(skip_commands: set[str]) -> None:
         cl.File(name=f"{stem}.md", content=markdown.encode(), mime="text/markdown"),
         cl.File(name=f"{stem}.json", content=document.encode(), mime="application/json"),
     ]
-    text = "This conversation, ready to download:"
+    text = "This conversation, ready to download (the files are not kept: export again later):"
     await cl.Message(content=text, author="Chat", elements=files).send()

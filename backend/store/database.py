@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -205,9 +206,17 @@ def _wal(path: Path) -> None:
 
 
 def _run_migrations(connection: Connection, revision: str) -> None:
+    """Upgrade, saying so when the schema changed (Alembic's own INFO lines are off:
+    backend/store/__init__.py)."""
+    before = MigrationContext.configure(connection).get_current_revision()
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
+    after = MigrationContext.configure(connection).get_current_revision()
+    if after != before:
+        log.info(
+            "Database schema %s: now at revision %s", "upgraded" if before else "created", after
+        )
 
 
 def _short(exc: Exception) -> str:

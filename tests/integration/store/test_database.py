@@ -67,7 +67,7 @@ def test_fresh_database_holds_every_column_chainlit_writes(config):
     assert {"command", "defaultOpen", "autoCollapse", "modes"} <= found["steps"]
 
 
-def test_previous_version_is_upgraded_with_its_rows_kept(config):
+def test_previous_version_is_upgraded_with_its_rows_kept(config, caplog):
     url = async_url(config)
     if url.startswith("sqlite"):
         sqlite_path(url).parent.mkdir(parents=True)
@@ -82,7 +82,10 @@ def test_previous_version_is_upgraded_with_its_rows_kept(config):
         )
 
     asyncio.run(_run(url, fill))
+    caplog.set_level("INFO")
     assert prepare(config).ok  # the app's start: upgrade to the newest schema
+    said = [r.getMessage() for r in caplog.records if r.name.startswith(("hybrid", "alembic"))]
+    assert said == ["Database schema upgraded: now at revision 0002"]  # once, and only that
 
     def read(conn):
         conn.execute(text("""UPDATE steps SET "command" = 'Think' WHERE "id" = 's1'"""))
