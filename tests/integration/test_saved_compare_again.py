@@ -203,3 +203,20 @@ async def test_the_last_answer_can_be_given_again_after_a_restart(tmp_path):
     assert as_dict(steps[old]["metadata"])[SAVED_KEY]["replaced"] is True
     assert steps[old]["parentId"] == before[old]["parentId"]
     assert steps[old]["output"].startswith(before[old]["output"])
+
+
+async def test_a_stopped_last_answer_has_no_again_after_reopening(tmp_path):
+    """As live: an answer cut short by Stop is not offered again, reopened or not."""
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-again-stopped.log") as app:
+            async with ChatSession(app.url) as tab:
+                server.script.token_interval_s = 0.5
+                mark = tab.mark()
+                await tab.send("stop me")
+                await tab.wait_for(lambda: "t1" in tab.since(mark).text(), 30)
+                await tab.stop()
+                await tab.wait_idle()
+                await saved(app, tab, answers=2)  # Chainlit's note, then the stopped answer
+            async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
+                assert again.resumed is not None
+                assert [d for e, d in again.received if e == "action"] == []
