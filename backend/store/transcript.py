@@ -110,16 +110,24 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 
 def read_thread(thread: Mapping[str, Any]) -> Transcript:
+    """A step belongs to the question it is under (its parent, or its parent's); a step
+    with no such parent, to the question before it in time. An answer given again after a
+    later command (Status, Export) is under its own question's run, not the command's."""
     exchanges: list[Exchange] = []
+    owner: dict[str, Exchange] = {}  # a step's id -> the exchange it belongs to
     steps = sorted(thread.get("steps") or [], key=lambda s: s.get("createdAt") or "")
     ratings = _run_ratings(steps)
     for step in steps:
         if step.get("type") == "user_message":
-            exchanges.append(_question(step))
-        elif exchanges:
-            if step.get("type") == "assistant_message" and not step.get("feedback"):
-                step = {**step, "feedback": ratings.get(str(step.get("id")))}
-            _attach(exchanges[-1], step)
+            exchanges.append(owner.setdefault(str(step.get("id")), _question(step)))
+            continue
+        exchange = owner.get(str(step.get("parentId"))) or (exchanges[-1] if exchanges else None)
+        if exchange is None:
+            continue
+        owner[str(step.get("id"))] = exchange
+        if step.get("type") == "assistant_message" and not step.get("feedback"):
+            step = {**step, "feedback": ratings.get(str(step.get("id")))}
+        _attach(exchange, step)
     return Transcript(
         thread_id=str(thread.get("id") or ""),
         name=thread.get("name"),

@@ -220,3 +220,20 @@ async def test_a_stopped_last_answer_has_no_again_after_reopening(tmp_path):
             async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
                 assert again.resumed is not None
                 assert [d for e, d in again.received if e == "action"] == []
+
+
+async def test_an_answer_given_again_after_status_is_kept_with_its_question(tmp_path):
+    """Status between an answer and its Again: reopened, the new answer is the question's
+    (the model is sent it), not the Status check's."""
+    async with FakeOpenAIServer(FAST) as server:
+        with chat(server, tmp_path, "saved-again-status.log") as app:
+            async with ChatSession(app.url) as tab:
+                await tab.ask("Capital of France?", think=True)
+                await tab.send("", extra={"command": "Status"})
+                await tab.wait_idle()
+                await act(app, tab, "regenerate", {"thinking": False})  # Again (No think)
+                await tab.wait_idle()
+                await saved(app, tab, answers=3)  # the answer, Status's reply, the new answer
+            async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
+                await again.ask("Next", think=False)
+    assert history_sent(server) == [("user", "Capital of France?"), ("assistant", NO_THINK)]

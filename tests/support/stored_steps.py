@@ -50,8 +50,8 @@ def _rating(for_id, value, comment=""):
     return {"forId": for_id, "id": "f-" + for_id, "value": value, "comment": comment}
 
 
-def reasoning(tick, id_, text, title="Thought for 1.2 s"):
-    return {
+def reasoning(tick, id_, text, title="Thought for 1.2 s", parent=None):
+    step = {
         "id": id_,
         "type": "llm",
         "name": title,
@@ -61,6 +61,9 @@ def reasoning(tick, id_, text, title="Thought for 1.2 s"):
         "end": "e",
         "metadata": "{}",
     }
+    if parent is not None:
+        step["parentId"] = parent
+    return step
 
 
 def answer(
@@ -105,8 +108,8 @@ def answer(
     return step
 
 
-def note(tick, id_, text):
-    return {
+def note(tick, id_, text, parent=None):
+    step = {
         "id": id_,
         "type": "assistant_message",
         "name": "Chat",
@@ -114,6 +117,9 @@ def note(tick, id_, text):
         "createdAt": tick(),
         "metadata": "{}",
     }
+    if parent is not None:
+        step["parentId"] = parent
+    return step
 
 
 def thread(steps, metadata=None, name="Capital of France"):

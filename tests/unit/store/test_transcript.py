@@ -126,6 +126,29 @@ def test_a_runs_rating_goes_to_its_last_answer_and_an_answers_own_rating_comes_f
     assert second.answer.feedback == {"value": 0, "comment": ""}
 
 
+def test_an_answer_given_again_after_a_later_command_belongs_to_its_own_question():
+    """Again under an answer after a Status check: the new run hangs under the answer's
+    question, though it comes after the command (time order alone gave it to the command)."""
+    t = clock()
+    steps = [
+        user(t, "u1", "Capital of France?"),
+        run(t, "r1", "u1"),
+        answer(t, "a1", "Paris.", parent="r1", replaced=True),
+        user(t, "u2", "", command="Status"),
+        run(t, "r2", "u2"),
+        note(t, "n2", "Model server: ready", parent="r2"),
+        run(t, "r3", "u1"),
+        reasoning(t, "s3", "Again, then.", parent="r3"),
+        answer(t, "a3", "Paris, again.", parent="r3"),
+    ]
+    first, status = read_thread(thread(steps)).exchanges
+    assert first.answer is not None and first.answer.text == "Paris, again."
+    assert [a.answer.text for a in first.replaced] == ["Paris."]
+    assert first.step_ids == ["r1", "a1", "r3", "s3", "a3"]
+    assert status.answer is None and status.notes == ["Model server: ready"]
+    assert rebuild_history(thread(steps)).messages()[-1]["content"] == "Paris, again."
+
+
 def test_settings_and_think_are_restored_and_junk_is_clamped():
     saved = {
         "settings": {"temperature": 9, "top_k": 5, "system_prompt": "Be brief."},
