@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import chainlit as cl
 
 MODE_ID = "thinking_budget"
+LABEL_BUDGET = " · budget "  # "Think · budget 1k"
 FROM_SETTINGS = "settings"
 
 
@@ -57,4 +58,9 @@ def label(mode_label: str, choice: BudgetChoice, *, thinking: bool) -> str:
     """The label on the user's message: the mode, plus the budget when one was picked."""
     if not thinking or choice.tokens is None:
         return mode_label
-    return f"{mode_label} · budget {choice.id}"
+    return f"{mode_label}{LABEL_BUDGET}{choice.id}"
+
+
+def command_of(label: str | None) -> str | None:
+    """The command in a message's `label` (a message edited later comes back with it)."""
+    return label.partition(LABEL_BUDGET)[0] if label else label

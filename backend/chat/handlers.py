@@ -138,14 +138,15 @@ async def handle_message(message: cl.Message | None) -> None:
     if message is None:  # an edit of a message this reconnected tab no longer holds
         await note("That message can no longer be edited here; send it again as a new one.")
         return
-    if message.command == STATUS_COMMAND:
+    command = budget.command_of(message.command)  # an edited message carries its label
+    if command == STATUS_COMMAND:
         await show_status(get_client())
         return
-    if message.command == EXPORT_COMMAND:
+    if command == EXPORT_COMMAND:
         await saved.export({STATUS_COMMAND, EXPORT_COMMAND})
         return
-    comparing = message.command == compare.COMMAND
-    mode = resolve_mode(message.content or "", button_on=message.command == THINK_COMMAND)
+    comparing = command == compare.COMMAND
+    mode = resolve_mode(message.content or "", button_on=command == THINK_COMMAND)
     if not mode.text:
         await note("Your message is empty, so nothing was sent. Type a question first.")
         return
@@ -158,7 +159,7 @@ async def handle_message(message: cl.Message | None) -> None:
     turn_started = False
     try:
         async with state.lock:
-            state.think = comparing or message.command == THINK_COMMAND
+            state.think = comparing or command == THINK_COMMAND
             if (kept := await saved.undo_after(state.saving, message)) is not None:
                 state.history = saved.history_from(kept)  # an edit: re-run from this message
             await regenerate.withdraw()

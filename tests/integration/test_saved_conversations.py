@@ -1,7 +1,7 @@
 """Saved conversations against the real chat (``chainlit run app.py``) and real SQLite:
 kept through a SIGKILL, resumed from the list with the model seeing answers and not
-reasoning, with the conversation's settings and Think state, edited and re-run, exported.
-A database that fails: test_saved_faults.py.
+reasoning, with the conversation's settings and Think state, exported. Edit and re-run:
+test_saved_edit.py. A database that fails: test_saved_faults.py.
 
 The model server is the scripted fake (tests/support): it records every request body,
 so the tests see exactly what the model was sent.
@@ -77,72 +77,6 @@ async def test_sigkill_then_resume_from_the_list_and_continue(tmp_path, engine, 
             # The thinking answer goes back without its reasoning (t0…t7), the other whole.
             assert len(answers) == 2 and answers[0].split() == [f"t{i}" for i in range(8, 16)]
             assert answers[1].split() == [f"t{i}" for i in range(16)]
-
-
-async def test_edit_reruns_from_the_edited_message(tmp_path):
-    async with FakeOpenAIServer(FAST) as server:
-        with chat(server, tmp_path, "saved-edit.log") as app:
-            async with ChatSession(app.url) as tab:
-                await tab.ask("one")
-                second = tab.mark()
-                await tab.ask("two")
-                edited_id = tab.sent[-1]
-                later = tab.since(second).answers[0].id
-                await tab.ask("three")
-                third = tab.sent[-1]
-                await tab.edit(edited_id, "two, edited")
-                whole = " ".join(f"t{i}" for i in range(16))  # a no-think answer
-                assert sent_messages(server) == [
-                    ("user", "one"),
-                    ("assistant", whole),
-                    ("user", "two, edited"),
-                ]
-                assert {third, later} <= set(tab.deleted)
-                cookie = tab.cookie
-
-                async def settled():
-                    steps = await saved_steps(app, cookie, tab.thread_id)
-                    users = outputs(steps, "user_message")
-                    answers = outputs(steps, "assistant_message")
-                    return users == ["one", "two, edited"] and len(answers) == 2
-
-                await until(settled)  # the removals and the new answer all landed
-
-
-async def test_edit_in_a_conversation_reopened_after_a_restart(tmp_path):
-    """The reopened conversation's messages can be edited as live ones: the model is sent
-    what came before the edited one, and the later exchanges leave the database."""
-    async with FakeOpenAIServer(FAST) as server:
-        with chat(server, tmp_path, "saved-edit-resumed-1.log") as app:
-            async with ChatSession(app.url) as tab:
-                for question in ("one", "two", "three"):
-                    await tab.ask(question)
-                edited_id = tab.sent[1]
-                await until(lambda: _answers_saved(app, tab, 3))
-        with chat(server, tmp_path, "saved-edit-resumed-2.log") as app:
-            async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
-                await again.edit(edited_id, "two, edited")
-                whole = " ".join(f"t{i}" for i in range(16))  # a no-think answer
-                assert sent_messages(server) == [
-                    ("user", "one"),
-                    ("assistant", whole),
-                    ("user", "two, edited"),
-                ]
-
-                async def settled():
-                    steps = await saved_steps(app, again.cookie, again.thread_id)
-                    users = outputs(steps, "user_message")
-                    return (
-                        users == ["one", "two, edited"]
-                        and len(outputs(steps, "assistant_message")) == 2
-                    )
-
-                await until(settled)
-
-
-async def _answers_saved(app, tab: ChatSession, count: int) -> bool:
-    steps = await saved_steps(app, tab.cookie, tab.thread_id)
-    return len(outputs(steps, "assistant_message")) >= count
 
 
 async def test_export_has_the_conversation_and_its_feedback(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.chat.budget import CHOICES, MODE_ID, budget_mode, chosen, label
+from backend.chat.budget import CHOICES, MODE_ID, budget_mode, chosen, command_of, label
 from backend.chat.settings import SettingsState
 
 
@@ -54,3 +54,11 @@ def test_picked_budget_wins_over_the_panel_for_that_message():
     )
     # Everything else is the mode's preset, as without a pick.
     assert picked.temperature == state.for_message(True).temperature
+
+
+def test_the_command_comes_back_out_of_every_label():
+    for mode in ("Think", "No think", "Compare"):
+        for choice in CHOICES:
+            for thinking in (True, False):
+                assert command_of(label(mode, choice, thinking=thinking)) == mode
+    assert command_of(None) is None and command_of("Status") == "Status"
