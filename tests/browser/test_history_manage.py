@@ -20,6 +20,7 @@ def new_chat(chat: ChatPage, question: str) -> None:
     """Start a new chat with the sidebar's button and ask ``question`` in it."""
     page = chat.page
     page.locator("#new-chat-button").click()  # one: the sidebar's (the header's hides)
+    expect(page.get_by_role("dialog")).to_contain_text("this one stays in the sidebar")
     confirm(page)
     expect(chat.user_messages()).to_have_count(0)
     chat.mark()
@@ -50,10 +51,10 @@ def test_a_new_chat_is_listed_at_once_then_found_renamed_and_deleted(browser, tm
                 page = chat.page
                 listed = page.locator('#thread-history a[href^="/thread/"]')
                 # The list is open from the start, in the product's words.
-                expect(page.locator("#thread-history")).to_contain_text("No saved conversations")
+                expect(page.locator("#thread-history")).to_contain_text("No conversations found")
                 chat.send("Capital of France?")
                 chat.wait_idle()
-                expect(listed).to_have_text(["Capital of France?"])
+                expect(listed).to_have_text(["Capital of France?"], timeout=30_000)
                 new_chat(chat, "Capital of Italy?")
                 expect(listed).to_have_text(["Capital of Italy?", "Capital of France?"])
 

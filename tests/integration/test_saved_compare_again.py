@@ -218,8 +218,9 @@ async def test_a_stopped_last_answer_has_no_again_after_reopening(tmp_path):
                 await tab.wait_idle()
                 await saved(app, tab, answers=2)  # Chainlit's note, then the stopped answer
             async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
-                assert again.resumed is not None
+                assert again.resumed is not None  # sent after the resume hook ran through
                 assert [d for e, d in again.received if e == "action"] == []
+                assert again.since(0).errors == []  # the resume ran through, it did not fail
 
 
 async def test_an_answer_given_again_after_status_is_kept_with_its_question(tmp_path):
