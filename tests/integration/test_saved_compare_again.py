@@ -24,6 +24,7 @@ from tests.support.saved_chat import (
     outputs,
     saved_steps,
     sent_messages,
+    stop_mid_answer,
     until,
 )
 
@@ -210,12 +211,7 @@ async def test_a_stopped_last_answer_has_no_again_after_reopening(tmp_path):
     async with FakeOpenAIServer(FAST) as server:
         with chat(server, tmp_path, "saved-again-stopped.log") as app:
             async with ChatSession(app.url) as tab:
-                server.script.token_interval_s = 0.5
-                mark = tab.mark()
-                await tab.send("stop me")
-                await tab.wait_for(lambda: "t1" in tab.since(mark).text(), 30)
-                await tab.stop()
-                await tab.wait_idle()
+                await stop_mid_answer(server, tab)
                 await saved(app, tab, answers=2)  # Chainlit's note, then the stopped answer
             async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
                 assert again.resumed is not None  # sent after the resume hook ran through

@@ -28,6 +28,7 @@ from tests.support.saved_chat import (
     outputs,
     saved_steps,
     sent_messages,
+    stop_mid_answer,
     threads,
     until,
 )
@@ -118,12 +119,7 @@ async def test_stopped_answer_odd_input_and_unknown_conversation(tmp_path):
     async with FakeOpenAIServer(FAST) as server:
         with chat(server, tmp_path, "saved-odd.log") as app:
             async with ChatSession(app.url) as tab:
-                server.script.token_interval_s = 0.5
-                mark = tab.mark()
-                await tab.send("stop me")
-                await tab.wait_for(lambda: "t1" in tab.since(mark).text(), 30)
-                await tab.stop()
-                await tab.wait_idle()
+                await stop_mid_answer(server, tab)
                 server.script.token_interval_s = 0.01
                 await tab.ask(odd)
                 await tab.ask(long_text)

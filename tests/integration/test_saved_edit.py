@@ -12,6 +12,10 @@ from tests.support.chat_socket import ChatSession
 from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.saved_chat import FAST, chat, outputs, saved_steps, sent_messages, until
 
+NO_THINK = " ".join(f"t{i}" for i in range(16))
+# "one", "two", "three" asked, then "two" edited: what the model is sent for the re-run
+EDITED_SENT = [("user", "one"), ("assistant", NO_THINK), ("user", "two, edited")]
+
 
 async def test_edit_reruns_from_the_edited_message(tmp_path):
     async with FakeOpenAIServer(FAST) as server:
@@ -25,12 +29,7 @@ async def test_edit_reruns_from_the_edited_message(tmp_path):
                 await tab.ask("three")
                 third = tab.sent[-1]
                 await tab.edit(edited_id, "two, edited")
-                whole = " ".join(f"t{i}" for i in range(16))  # a no-think answer
-                assert sent_messages(server) == [
-                    ("user", "one"),
-                    ("assistant", whole),
-                    ("user", "two, edited"),
-                ]
+                assert sent_messages(server) == EDITED_SENT
                 assert {third, later} <= set(tab.deleted)
                 cookie = tab.cookie
 
@@ -56,12 +55,7 @@ async def test_edit_in_a_conversation_reopened_after_a_restart(tmp_path):
         with chat(server, tmp_path, "saved-edit-resumed-2.log") as app:
             async with ChatSession(app.url, cookie=tab.cookie, thread_id=tab.thread_id) as again:
                 await again.edit(edited_id, "two, edited")
-                whole = " ".join(f"t{i}" for i in range(16))  # a no-think answer
-                assert sent_messages(server) == [
-                    ("user", "one"),
-                    ("assistant", whole),
-                    ("user", "two, edited"),
-                ]
+                assert sent_messages(server) == EDITED_SENT
 
                 async def settled():
                     steps = await saved_steps(app, again.cookie, again.thread_id)

@@ -50,3 +50,14 @@ def outputs(steps: list[dict], kind: str) -> list[str]:
 
 def sent_messages(server: FakeOpenAIServer) -> list[tuple[str, str]]:
     return [(m["role"], m["content"].strip()) for m in server.record.bodies[-1]["messages"]]
+
+
+async def stop_mid_answer(server: FakeOpenAIServer, tab, question: str = "stop me") -> None:
+    """Send ``question`` with the server slowed down, press Stop once its answer has begun,
+    and wait until the answer has ended (the server stays slow: the caller speeds it up)."""
+    server.script.token_interval_s = 0.5
+    mark = tab.mark()
+    await tab.send(question)
+    await tab.wait_for(lambda: "t1" in tab.since(mark).text(), 30)
+    await tab.stop()
+    await tab.wait_idle()
